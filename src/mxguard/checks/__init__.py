@@ -1,0 +1,13 @@
+"""The check catalog, one module per checklist section and fact source.
+
+Importing this package registers every check; `registry.catalog()` lists them.
+"""
+
+from mxguard.checks import (  # noqa: F401 - imported for their registrations
+    s00_collection,
+    s03_accounts,
+    s04_files,
+    s06_network,
+    s08_admin,
+    s10_development,
+)

@@ -1,0 +1,224 @@
+"""The command line: parse arguments, call the engine, render the report, pick the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from typing import TextIO
+
+from mxguard import __version__, engine, snapshot_io
+from mxguard.checks.registry import catalog
+from mxguard.collect.host import HostOptions
+from mxguard.errors import MxguardError, UsageError
+from mxguard.model import Report, Severity
+from mxguard.report import Format, render
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_FAILURE = 3
+
+logger = logging.getLogger("mxguard")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run mxguard with `argv` and return the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        result: int = args.run(args)
+        return result
+    except UsageError as exc:
+        print(f"mxguard: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except MxguardError as exc:
+        print(f"mxguard: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("mxguard: interrupted", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
+        logger.debug("internal error", exc_info=True)
+        print(
+            f"mxguard: internal error: {type(exc).__name__}: {exc} (run with -vv for details)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+
+
+def _audit(args: argparse.Namespace) -> int:
+    snapshot = engine.collect(_host_options(args))
+    return _report(engine.evaluate([snapshot]), args)
+
+
+def _collect(args: argparse.Namespace) -> int:
+    snapshot = engine.collect(_host_options(args))
+    with _output(args.output) as stream:
+        stream.write(snapshot_io.dumps([snapshot]).decode("utf-8"))
+    return EXIT_OK
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    snapshots = [s for path in args.facts for s in snapshot_io.read(path)]
+    return _report(engine.evaluate(snapshots), args)
+
+
+def _checks(args: argparse.Namespace) -> int:
+    checks = catalog()
+    with _output(args.output) as stream:
+        if args.format == "json":
+            entries = [
+                {
+                    "id": c.id,
+                    "section": c.section,
+                    "title": c.title,
+                    "severity": c.severity.value,
+                    "rationale": c.rationale,
+                    "remediation": c.remediation,
+                    "references": list(c.references),
+                }
+                for c in checks
+            ]
+            json.dump({"checks": entries}, stream, indent=2)
+            stream.write("\n")
+        else:
+            for c in checks:
+                stream.write(f"§{c.section:<3} {c.severity.value:<8} {c.id}\n       {c.title}\n")
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from mxguard.lab import example
+
+    with tempfile.TemporaryDirectory(prefix="mxguard-demo-") as folder:
+        print(example.ANNOUNCEMENT.format(folder=folder), file=sys.stderr)
+        example.build(folder)
+        snapshot = engine.collect(HostOptions(root=folder, hostname="demo-host"))
+        report = engine.evaluate([snapshot])
+        _report(report, args)
+    return EXIT_OK
+
+
+def _report(report: Report, args: argparse.Namespace) -> int:
+    fmt = Format(args.format)
+    with _output(args.output) as stream:
+        is_terminal = args.output is None and sys.stdout.isatty() and fmt is Format.TEXT
+        render(report, fmt, stream, is_terminal=is_terminal)
+    failing = report.failures_at_or_above(Severity(args.fail_on))
+    return EXIT_FINDINGS if failing else EXIT_OK
+
+
+def _host_options(args: argparse.Namespace) -> HostOptions:
+    if not os.path.isdir(args.root):
+        raise UsageError(f"--root {args.root}: not a folder")
+    for path in args.config:
+        if not os.path.isfile(path):
+            raise UsageError(f"--config {path}: no such file")
+    return HostOptions(root=args.root, configs=tuple(args.config))
+
+
+@contextlib.contextmanager
+def _output(path: str | None) -> Iterator[TextIO]:
+    # A report file appears whole or not at all: written beside its target, then renamed.
+    if path is None or path == "-":
+        yield sys.stdout
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".mxguard-")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            yield stream
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mxguard",
+        description="Audit on-premises Mendix installations against Mendix's security checklist.",
+    )
+    parser.add_argument("--version", action="version", version=f"mxguard {__version__}")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more messages on standard error (-vv for debugging)",
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    audit = commands.add_parser("audit", help="collect the facts of this host and evaluate them")
+    _discovery_options(audit)
+    _report_options(audit)
+    audit.set_defaults(run=_audit)
+
+    collect = commands.add_parser("collect", help="write this host's facts snapshot")
+    _discovery_options(collect)
+    collect.add_argument(
+        "--output",
+        required=True,
+        metavar="FACTS.json",
+        help="where to write the snapshot ('-' for standard output)",
+    )
+    collect.set_defaults(run=_collect)
+
+    evaluate = commands.add_parser("evaluate", help="evaluate facts snapshots from any host")
+    evaluate.add_argument("facts", nargs="+", metavar="FACTS.json")
+    _report_options(evaluate)
+    evaluate.set_defaults(run=_evaluate)
+
+    checks = commands.add_parser("checks", help="print the check catalog")
+    checks.add_argument("--format", choices=("text", "json"), default="text")
+    checks.add_argument("--output", metavar="FILE")
+    checks.set_defaults(run=_checks)
+
+    demo = commands.add_parser("demo", help="audit a generated example host and print the report")
+    _report_options(demo)
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def _discovery_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--root",
+        default="/",
+        metavar="DIR",
+        help="audit the filesystem tree DIR offline (accounts from DIR/etc)",
+    )
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="M2EE_YAML",
+        help="an m2ee config to audit, as `m2ee -c` would use it (repeatable)",
+    )
+
+
+def _report_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=[f.value for f in Format], default="text")
+    parser.add_argument("--output", metavar="FILE", help="write the report here, not to stdout")
+    parser.add_argument(
+        "--fail-on",
+        choices=[s.value for s in Severity],
+        default="high",
+        help="exit 1 when a failing finding reaches this severity (default: high)",
+    )
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("mxguard: %(levelname)s: %(message)s"))
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False

@@ -1,0 +1,1 @@
+"""Collectors: read-only observers that turn a host into a facts `Snapshot`."""

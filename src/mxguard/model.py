@@ -1,0 +1,101 @@
+"""The findings model: statuses, severities, findings and the report that holds them.
+
+Facts (what was observed) live in `mxguard.facts`; this module holds what was concluded.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+JSONValue: TypeAlias = (
+    str | int | float | bool | None | Sequence["JSONValue"] | Mapping[str, "JSONValue"]
+)
+Evidence: TypeAlias = Mapping[str, JSONValue]
+
+
+class Status(enum.StrEnum):
+    """The outcome of one check for one subject."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"  # a weakness beyond the letter of the checklist
+    SKIP = "skip"  # not applicable, or the facts could not be gathered
+    ERROR = "error"  # the tool could not decide because something broke
+
+
+class Severity(enum.StrEnum):
+    """How bad a failing finding is, from `critical` down to `info`."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Return a number that grows with the severity (`info` is 0)."""
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {
+    Severity.INFO: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    """The outcome of one check for one subject on one host."""
+
+    check: str
+    section: str
+    title: str
+    status: Status
+    severity: Severity
+    subject: str
+    message: str
+    host: str
+    evidence: Evidence = field(default_factory=dict)
+    remediation: str = ""
+
+    @property
+    def sort_key(self) -> tuple[int, str, str, str, str]:
+        """Return a key that orders findings by section, then check, host and subject."""
+        return (_section_number(self.section), self.check, self.host, self.subject, self.message)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    """Everything one run concluded, ready for a reporter."""
+
+    tool_version: str
+    generated: str
+    hosts: tuple[str, ...]
+    findings: tuple[Finding, ...]
+
+    @property
+    def summary(self) -> dict[str, int]:
+        """Return the number of findings per status, every status present."""
+        counts = Counter(finding.status for finding in self.findings)
+        return {status.value: counts.get(status, 0) for status in Status}
+
+    def failures_at_or_above(self, threshold: Severity) -> tuple[Finding, ...]:
+        """Return the failing findings whose severity reaches `threshold`."""
+        return tuple(
+            finding
+            for finding in self.findings
+            if finding.status is Status.FAIL and finding.severity.rank >= threshold.rank
+        )
+
+
+def _section_number(section: str) -> int:
+    head = section.split(".", 1)[0]
+    return int(head) if head.isdigit() else 99

@@ -1,0 +1,25 @@
+"""Reporters: one findings model rendered as terminal text or JSON."""
+
+from __future__ import annotations
+
+import enum
+from typing import TextIO
+
+from mxguard.model import Report
+from mxguard.report import json_report, text
+
+
+class Format(enum.StrEnum):
+    """The report formats mxguard writes."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+def render(report: Report, fmt: Format, stream: TextIO, *, is_terminal: bool) -> None:
+    """Write `report` to `stream` in the format `fmt`."""
+    match fmt:
+        case Format.TEXT:
+            text.render(report, stream, is_terminal=is_terminal)
+        case Format.JSON:
+            json_report.render(report, stream)

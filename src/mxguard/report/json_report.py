@@ -1,0 +1,40 @@
+"""The JSON report, in the shape fixed by the design: tool, generated, hosts, findings, summary."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from mxguard.model import Finding, Report
+
+
+def as_document(report: Report) -> dict[str, Any]:
+    """Return the report as a JSON-ready document."""
+    return {
+        "tool": {"name": "mxguard", "version": report.tool_version},
+        "generated": report.generated,
+        "hosts": list(report.hosts),
+        "findings": [_finding(f) for f in report.findings],
+        "summary": report.summary,
+    }
+
+
+def render(report: Report, stream: TextIO) -> None:
+    """Write the report as indented JSON."""
+    json.dump(as_document(report), stream, indent=2, ensure_ascii=False)
+    stream.write("\n")
+
+
+def _finding(finding: Finding) -> dict[str, Any]:
+    return {
+        "check": finding.check,
+        "section": finding.section,
+        "title": finding.title,
+        "status": finding.status.value,
+        "severity": finding.severity.value,
+        "subject": finding.subject,
+        "host": finding.host,
+        "message": finding.message,
+        "evidence": dict(finding.evidence),
+        "remediation": finding.remediation,
+    }
