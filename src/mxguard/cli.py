@@ -14,7 +14,6 @@ from typing import TextIO
 
 from mxguard import __version__, engine, snapshot_io
 from mxguard.checks.registry import catalog
-from mxguard.collect.host import HostOptions
 from mxguard.errors import MxguardError, UsageError
 from mxguard.model import Report, Severity
 from mxguard.report import Format, render
@@ -54,12 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    snapshot = engine.collect(_host_options(args))
+    snapshot = engine.collect(_audit_options(args))
     return _report(engine.evaluate([snapshot]), args)
 
 
 def _collect(args: argparse.Namespace) -> int:
-    snapshot = engine.collect(_host_options(args))
+    snapshot = engine.collect(_audit_options(args))
     with _output(args.output) as stream:
         stream.write(snapshot_io.dumps([snapshot]).decode("utf-8"))
     return EXIT_OK
@@ -100,7 +99,7 @@ def _demo(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="mxguard-demo-") as folder:
         print(example.ANNOUNCEMENT.format(folder=folder), file=sys.stderr)
         example.build(folder)
-        snapshot = engine.collect(HostOptions(root=folder, hostname="demo-host"))
+        snapshot = engine.collect(engine.AuditOptions(root=folder, hostname="demo-host"))
         report = engine.evaluate([snapshot])
         _report(report, args)
     return EXIT_OK
@@ -115,13 +114,13 @@ def _report(report: Report, args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if failing else EXIT_OK
 
 
-def _host_options(args: argparse.Namespace) -> HostOptions:
+def _audit_options(args: argparse.Namespace) -> engine.AuditOptions:
     if not os.path.isdir(args.root):
         raise UsageError(f"--root {args.root}: not a folder")
     for path in args.config:
         if not os.path.isfile(path):
             raise UsageError(f"--config {path}: no such file")
-    return HostOptions(root=args.root, configs=tuple(args.config))
+    return engine.AuditOptions(root=args.root, configs=tuple(args.config))
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from mxguard import __version__
@@ -19,9 +20,22 @@ from mxguard.model import Finding, Report, Status
 logger = logging.getLogger(__name__)
 
 
-def collect(options: HostOptions) -> Snapshot:
-    """Gather the facts of one host; read-only."""
-    return collect_host(options)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditOptions:
+    """What to look at in one run; each collector reads the options that concern it."""
+
+    root: str = "/"
+    configs: tuple[str, ...] = ()
+    hostname: str | None = None
+
+
+def collect(options: AuditOptions) -> Snapshot:
+    """Gather the facts of one host, read-only: the host first, then what builds on it."""
+    snapshot = collect_host(
+        HostOptions(root=options.root, configs=options.configs, hostname=options.hostname)
+    )
+    # Further collectors (proxy, live, database) add their part with `dataclasses.replace`.
+    return snapshot
 
 
 def evaluate(snapshots: Sequence[Snapshot], *, checks: Iterable[Check] | None = None) -> Report:
