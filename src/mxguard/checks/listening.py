@@ -153,7 +153,7 @@ def contradictions(snapshot: Snapshot, port: Port) -> Iterator[Outcome]:
 
         for process in installation.processes:
             told = process.runtime_listen if port.role == "runtime" else process.admin_listen
-            if told is not None and told.raw != setting.raw:
+            if told is not None and set(told.addresses) != set(setting.addresses):
                 found.append(
                     f"process {process.pid} was started with {port.key}={told.raw!r}, "
                     f"the config now says {setting.raw!r}"

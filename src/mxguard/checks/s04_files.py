@@ -314,14 +314,48 @@ def web_folder_writable_by_others(snapshot: Snapshot) -> Iterator[Outcome]:
 
 
 def _writers(facts: PathFacts, account: Account, snapshot: Snapshot) -> list[str]:
+    """Return who besides `account` and root can write `facts`, in words."""
     if facts.kind in ("symlink", "missing"):
         return []
     writers = []
     if facts.uid not in (account.uid, 0) and facts.mode & 0o200:
-        owner = snapshot.account_by_uid(facts.uid)
-        writers.append(f"owner {owner.name if owner else facts.uid}")
-    writers += [granted for granted in _gives_away(facts) if "w" in granted.rsplit(" ", 1)[-1]]
+        writers.append(f"owner {_name(snapshot, facts.uid)}")
+
+    if not facts.acl:
+        group_bits, other_bits = (facts.mode >> 3) & 7, facts.mode & 7
+        named: list[tuple[str, int | None, int]] = [("group_obj", facts.gid, group_bits)]
+    else:
+        mask = next((e.perms for e in facts.acl if e.tag == "mask"), 7)
+        other_bits = next((e.perms for e in facts.acl if e.tag == "other"), facts.mode & 7)
+        named = [
+            (e.tag, facts.gid if e.tag == "group_obj" else e.qualifier, e.perms & mask)
+            for e in facts.acl
+            if e.tag in ("user", "group", "group_obj")
+        ]
+
+    for tag, qualifier, perms in named:
+        if not perms & 2:
+            continue
+        if tag == "user":
+            if qualifier not in (account.uid, 0):
+                writers.append(f"ACL user {_name(snapshot, qualifier)}")
+            continue
+        # A group counts only through members other than the application and root.
+        members = [
+            a.name
+            for a in snapshot.accounts
+            if qualifier in a.gids and a.uid not in (account.uid, 0)
+        ]
+        if members:
+            writers.append(f"group {qualifier} ({', '.join(sorted(members)[:5])})")
+    if other_bits & 2:
+        writers.append("everyone")
     return writers
+
+
+def _name(snapshot: Snapshot, uid: int | None) -> str:
+    found = snapshot.account_by_uid(uid)
+    return found.name if found else str(uid)
 
 
 @check(

@@ -86,13 +86,15 @@ def find_runtime_processes() -> tuple[list[RuntimeProcess], Visibility]:
     """Return the runtime processes of this host and how completely they could be seen."""
     found = []
     hidden = 0
-    for process in psutil.process_iter(["pid", "cmdline", "uids", "username", "cwd"]):
+    parents: dict[int, int] = {}
+    for process in psutil.process_iter(["pid", "ppid", "cmdline", "uids", "username", "cwd"]):
         try:
             argv = process.info["cmdline"] or []
             recognised = classify(argv)
             if recognised is None:
                 continue
             generation, app_base = recognised
+            parents[process.pid] = process.info["ppid"]
             if app_base is None and generation == "container":
                 app_base = process.info["cwd"]
             found.append(
@@ -111,6 +113,11 @@ def find_runtime_processes() -> tuple[list[RuntimeProcess], Visibility]:
             continue
         except psutil.AccessDenied:
             hidden += 1
+
+    # A wrapper (runuser, sudo, a shell) shows its child's command line; the child is the
+    # runtime, so a recognised process whose child is recognised too is left out.
+    wrappers = set(parents.values())
+    found = [process for process in found if process.pid not in wrappers]
 
     if hidden:
         reason = f"{hidden} processes could not be examined; run as root to see them all"

@@ -21,6 +21,8 @@ import secrets
 import string
 from dataclasses import dataclass, field
 
+import posix1e
+
 logger = logging.getLogger(__name__)
 
 ANNOUNCEMENT = (
@@ -140,17 +142,16 @@ def write_app(top: str, app: AppLayout) -> None:
         os.chmod(at(folder), mode)
 
     if not app.hardened and app.intruder_uid is not None:
-        _grant_acl(at(f"{base}/data"), app.intruder_uid)
+        _grant_acl(at(f"{base}/data"), app.intruder_uid, posix1e.ACL_READ | posix1e.ACL_EXECUTE)
+        _grant_acl(at(f"{base}/web"), app.intruder_uid, posix1e.ACL_WRITE | posix1e.ACL_EXECUTE)
 
 
-def _grant_acl(path: str, uid: int) -> None:
-    import posix1e
-
+def _grant_acl(path: str, uid: int, perms: int) -> None:
     acl = posix1e.ACL(file=path)
     entry = acl.append()
     entry.tag_type = posix1e.ACL_USER
     entry.qualifier = uid
-    entry.permset.add(posix1e.ACL_READ | posix1e.ACL_EXECUTE)
+    entry.permset.add(perms)
     acl.calc_mask()
     acl.applyto(path)
 
