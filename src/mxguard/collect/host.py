@@ -75,7 +75,7 @@ def collect_host(options: HostOptions) -> Snapshot:
         processes_visibility = sockets_visibility = Visibility(is_visible=False, reason=why)
         sockets = []
 
-    candidates = _candidates(root, accounts, options.configs, processes)
+    candidates = _candidates(root, accounts, options.configs, processes, problems)
     installations = []
     for candidate in candidates:
         installation = _installation(root, candidate, accounts, problems)
@@ -104,6 +104,7 @@ def _candidates(
     accounts: Sequence[Account],
     explicit: Sequence[str],
     processes: Sequence[RuntimeProcess],
+    problems: list[Problem],
 ) -> list[_Candidate]:
     # `--config` replaces discovery of config files, as `m2ee -c` does.
     sets: list[tuple[list[str], Account | None]] = []
@@ -111,12 +112,27 @@ def _candidates(
         sets = [([os.path.abspath(path)], None) for path in explicit]
     else:
         system = [SYSTEM_CONFIG] if os.path.lexists(root.real(SYSTEM_CONFIG)) else []
+        hidden = []
         for account in accounts:
+            if account.home in ("", "/"):
+                continue
             user_config = posixpath.join(account.home, ".m2ee", "m2ee.yaml")
-            if account.home not in ("", "/") and os.path.lexists(root.real(user_config)):
+            presence = _presence(root.real(user_config))
+            if presence == "present":
                 sets.append(([*system, user_config], account))
+            elif presence == "hidden":
+                hidden.append(account.name)
         if system and not sets:
             sets.append((system, None))
+        if hidden:
+            problems.append(
+                Problem(
+                    subject="host",
+                    message=f"cannot look for ~/.m2ee/m2ee.yaml in the homes of {len(hidden)} "
+                    f"accounts (permission denied; run as root): {', '.join(hidden[:20])}",
+                    status="skip",
+                )
+            )
 
     candidates = []
     for paths, home in sets:
@@ -150,6 +166,17 @@ def _candidates(
             candidates.append(match)
         match.processes.append(process)
     return candidates
+
+
+def _presence(path: str) -> str:
+    """Return whether `path` is present, missing, or hidden from this account."""
+    try:
+        os.lstat(path)
+    except PermissionError:
+        return "hidden"
+    except OSError:
+        return "missing"
+    return "present"
 
 
 def _installation(

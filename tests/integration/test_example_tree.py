@@ -1,0 +1,79 @@
+"""The generated example host, audited offline: what the demo shows is what the checks say."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from mxguard import engine
+from mxguard.lab import example
+from mxguard.model import Finding, Report
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: sets file owners")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
+    folder = tmp_path_factory.mktemp("example")
+    example.build(str(folder))
+    return engine.evaluate([engine.collect(engine.AuditOptions(root=str(folder)))])
+
+
+def of(report: Report, app: str, status: str) -> set[str]:
+    return {f.check for f in report.findings if f.status == status and _about(f, app)}
+
+
+def _about(finding: Finding, app: str) -> bool:
+    return finding.subject == f"app:{app}" or finding.evidence.get("app") == app
+
+
+def test_the_hardened_shop_fails_nothing(report: Report) -> None:
+    assert of(report, "shop", "fail") == set()
+    assert of(report, "shop", "error") == set()
+
+
+def test_the_web_servers_account_running_an_app_is_a_failure(report: Report) -> None:
+    assert "app-account-is-proxy-account" in of(report, "reports", "fail")
+    assert "app-account-is-proxy-account" in of(report, "shop", "pass")
+
+
+def test_ledger_fails_every_file_and_config_check(report: Report) -> None:
+    assert of(report, "ledger", "fail") >= {
+        "runtime-account-is-administrator",
+        "private-files-owned-by-another-account",
+        "private-files-open-to-group-or-others",
+        "private-files-reachable-by-other-app",
+        "web-folder-writable-by-others",
+        "project-path-world-writable",
+        "runtime-port-listens-beyond-loopback",
+        "admin-port-listens-beyond-loopback",
+        "admin-password-weak",
+        "monitoring-password-weak",
+        "dtap-mode-not-production",
+    }
+
+
+def test_offline_there_are_no_processes_and_the_report_says_so(report: Report) -> None:
+    skips = [f for f in report.findings if f.check == "runtime-port-bound-beyond-loopback"]
+    assert skips and all(f.status == "skip" and "offline" in f.message for f in skips)
+
+
+def test_the_demo_command_prints_the_report(capsys: pytest.CaptureFixture[str]) -> None:
+    from mxguard.cli import main
+
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "§4 File system access" in out and "FAIL" in out
+
+
+def test_the_tree_is_audited_without_reading_this_machines_files(tmp_path: Path) -> None:
+    # Given a tree whose ledger config is a link to an absolute path, the tree's file is read.
+    example.build(str(tmp_path))
+    link = tmp_path / "srv/ledger/.m2ee/m2ee.yaml"
+    (tmp_path / "etc/ledger.yaml").write_text(link.read_text().replace("ledger", "inside"))
+    link.unlink()
+    link.symlink_to("/etc/ledger.yaml")
+    snapshot = engine.collect(engine.AuditOptions(root=str(tmp_path)))
+    assert "inside" in {i.name for i in snapshot.installations}
