@@ -71,3 +71,8 @@ def other_installations(snapshot: Snapshot, installation: Installation) -> Itera
 def mode_text(mode: int) -> str:
     """Return permission bits as four octal digits."""
     return f"{mode:04o}"
+
+
+def plural(count: int, noun: str) -> str:
+    """Return `count` with `noun`, adding an s unless the count is one."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 
 from mxguard import access
-from mxguard.checks.common import app_subject, mode_text, other_installations, path_index
+from mxguard.checks.common import (
+    app_subject,
+    mode_text,
+    other_installations,
+    path_index,
+    plural,
+)
 from mxguard.checks.registry import Outcome, check, failed, passed, skipped, warned
 from mxguard.facts import Account, Installation, PathFacts, Snapshot, TreeFacts
 from mxguard.model import Severity
@@ -113,7 +119,7 @@ def private_files_owned_by_another_account(snapshot: Snapshot) -> Iterator[Outco
         if not wrong:
             yield passed(
                 subject,
-                f"{len(roots)} private paths are owned by {account.name}",
+                f"{plural(len(roots), 'private path')} owned by {account.name}",
                 paths=[r.path for r in roots],
             )
 
@@ -162,7 +168,7 @@ def private_files_open_to_group_or_others(snapshot: Snapshot) -> Iterator[Outcom
         if not open_ones and not unknown:
             yield passed(
                 subject,
-                f"{len(roots)} private paths give nothing to group or others",
+                f"{plural(len(roots), 'private path')} giving nothing to group or others",
                 paths=[r.path for r in roots],
             )
 
@@ -208,7 +214,7 @@ def private_files_reachable_by_other_app(snapshot: Snapshot) -> Iterator[Outcome
                     subject,
                     f"{account.name} (account of {other_app}) can "
                     f"{'write' if any('w' in how for _, how in reached) else 'read'} "
-                    f"{len(reached)} private paths",
+                    f"{plural(len(reached), 'private path')}",
                     account=account.name,
                     other_app=other_app,
                     paths=[f"{path} ({how})" for path, how in reached[:MAX_LISTED]],
@@ -226,8 +232,8 @@ def private_files_reachable_by_other_app(snapshot: Snapshot) -> Iterator[Outcome
         else:
             yield passed(
                 subject,
-                f"none of {len(others)} other application accounts reaches the "
-                f"{len(entries)} private paths",
+                f"no other application account ({len(others)} checked) reaches the "
+                f"{plural(len(entries), 'private path')}",
                 accounts=[account.name for _, account in others],
             )
 
@@ -298,7 +304,7 @@ def web_folder_writable_by_others(snapshot: Snapshot) -> Iterator[Outcome]:
         if writable:
             yield failed(
                 subject,
-                f"{len(writable)} paths in web/ can be written by others",
+                f"{plural(len(writable), 'path')} in web/ can be written by others",
                 paths=writable[:MAX_LISTED],
                 count=len(writable),
                 folder=tree.root,
@@ -308,7 +314,7 @@ def web_folder_writable_by_others(snapshot: Snapshot) -> Iterator[Outcome]:
         else:
             yield passed(
                 subject,
-                f"only {account.name} can write the {len(tree.entries)} paths in web/",
+                f"only {account.name} can write the {plural(len(tree.entries), 'path')} in web/",
                 folder=tree.root,
             )
 

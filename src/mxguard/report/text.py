@@ -29,7 +29,7 @@ _STYLE = {
     Status.SKIP: "dim",
     Status.ERROR: "magenta",
 }
-_SHOWN = (Status.FAIL, Status.ERROR, Status.WARN, Status.SKIP)
+_SHOWN = (Status.FAIL, Status.ERROR, Status.WARN)
 
 
 def render(report: Report, stream: TextIO, *, is_terminal: bool) -> None:
@@ -54,13 +54,28 @@ def render(report: Report, stream: TextIO, *, is_terminal: bool) -> None:
         title = SECTION_TITLES.get(section, "")
         console.print()
         console.print(f"[bold]§{section} {escape(title)}[/]  {counts}")
-        for finding in findings:
-            if finding.status in _SHOWN:
-                _print_finding(console, finding, show_host=len(report.hosts) > 1)
+        # Failures first, the worst first; then errors and warnings.
+        shown = [f for f in findings if f.status in _SHOWN]
+        shown.sort(key=lambda f: (_SHOWN.index(f.status), -f.severity.rank))
+        for finding in shown:
+            _print_finding(console, finding, show_host=len(report.hosts) > 1)
+        _print_skips(console, [f for f in findings if f.status is Status.SKIP])
 
     summary = report.summary
     console.print()
     console.print("Summary: " + ", ".join(f"{count} {status}" for status, count in summary.items()))
+
+
+def _print_skips(console: Console, skips: list[Finding]) -> None:
+    # Skips repeat one reason for many subjects (an offline tree has no sockets): say it once.
+    by_reason: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for finding in skips:
+        by_reason[(finding.check, finding.message)].append(finding.subject)
+    for (check, reason), subjects in by_reason.items():
+        shown = ", ".join(subjects[:4]) + (
+            f" and {len(subjects) - 4} more" if len(subjects) > 4 else ""
+        )
+        console.print(f"  [dim]SKIP {escape(check)}  {escape(shown)}: {escape(reason)}[/]")
 
 
 def _counts(findings: list[Finding]) -> str:
