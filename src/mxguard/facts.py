@@ -88,7 +88,7 @@ class TreeFacts:
     root: str
     entries: tuple[PathFacts, ...] = ()  # the root first, then every path below it
     is_truncated: bool = False  # the walk stopped at its limit; the rest was not examined
-    unlisted: tuple[str, ...] = ()  # folders whose contents could not be listed
+    unlisted: tuple[str, ...] = ()  # folders whose contents could not be listed or were too deep
     is_present: bool = True
 
 

@@ -43,7 +43,7 @@ def _blind_spots(trees: Iterable[TreeFacts]) -> list[str]:
     for tree in trees:
         if tree.is_truncated:
             spots.append(f"{tree.root}: only the first {len(tree.entries)} entries were examined")
-        spots += [f"{folder}: could not be listed" for folder in tree.unlisted]
+        spots += [f"{folder}: its contents could not be examined" for folder in tree.unlisted]
     return spots
 
 

@@ -115,8 +115,13 @@ def _below(root: Root, host_root: str, skip: Collection[str], unlisted: list[str
             if path in skip:
                 continue
             yield path
-            if depth < MAX_DEPTH and child.is_dir(follow_symlinks=False):
+            if not child.is_dir(follow_symlinks=False):
+                continue
+            if depth < MAX_DEPTH:
                 stack.append((path, depth + 1))
+            else:
+                logger.warning("%s: deeper than %d levels; not examined", path, MAX_DEPTH)
+                unlisted.append(path)
 
 
 def _symlink(real: str, host_path: str, *, project: str | None, uid: int, gid: int) -> PathFacts:
