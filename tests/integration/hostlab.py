@@ -39,6 +39,7 @@ class PreparedHost:
     bad: AppLayout
     shared: str  # a project run by `bad`'s account too, found from its process only
     rooted: str  # a project whose runtime runs as root
+    webserver: str  # a project whose runtime runs as the web server's account, www-data
     accounts: dict[str, TestAccount] = field(default_factory=dict)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -186,8 +187,8 @@ def prepared_host() -> Iterator[PreparedHost]:
         )
         write_app("/", good_app)
         write_app("/", bad_app)
-        shared, rooted = f"{base}/shared", f"{base}/rooted"
-        for folder, owner in ((shared, bad), (rooted, None)):
+        shared, rooted, webserver = f"{base}/shared", f"{base}/rooted", f"{base}/webserver"
+        for folder, owner in ((shared, bad), (rooted, None), (webserver, None)):
             os.makedirs(f"{folder}/model", mode=0o700)
             if owner is not None:
                 for path in (folder, f"{folder}/model"):
@@ -199,6 +200,7 @@ def prepared_host() -> Iterator[PreparedHost]:
             bad=bad_app,
             shared=shared,
             rooted=rooted,
+            webserver=webserver,
             accounts={"good": good, "bad": bad},
         )
         host.processes.append(
@@ -228,6 +230,15 @@ def prepared_host() -> Iterator[PreparedHost]:
                 admin=("127.0.0.1", free_port()),
                 password="shared-admin-password",
                 wrapper="runuser",
+            )
+        )
+        host.processes.append(
+            start_runtime_like(
+                "www-data",
+                webserver,
+                runtime=("127.0.0.1", free_port()),
+                admin=("127.0.0.1", free_port()),
+                password=secrets.token_urlsafe(32),
             )
         )
         host.processes.append(

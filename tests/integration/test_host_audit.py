@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,10 +24,17 @@ from tests.integration.hostlab import PreparedHost, attempt_access, copy_tree, p
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: creates accounts")
 
 
-def mxguard(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mxguard", *args], capture_output=True, text=True, timeout=120
-    )
+def mxguard(*args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "mxguard", *args]
+    if user is not None and _can_run_as(user):
+        command = ["/usr/sbin/runuser", "-u", user, "--", *command]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def _can_run_as(user: str) -> bool:
+    # A clone under a folder closed to other accounts cannot be run by them; then as root.
+    probe = ["/usr/sbin/runuser", "-u", user, "--", sys.executable, "-c", "import mxguard"]
+    return subprocess.run(probe, capture_output=True).returncode == 0
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +131,8 @@ def test_the_shared_account_and_the_root_runtime_are_reported(
     )
     rooted = about(report, "rooted", host.rooted)
     assert "runtime-runs-as-root" in statuses(rooted, "fail")
+    webserver = about(report, "webserver", host.webserver)
+    assert "app-account-is-proxy-account" in statuses(webserver, "fail")
 
 
 def test_no_secret_reaches_the_report(host: PreparedHost, report: dict[str, Any]) -> None:
@@ -176,9 +187,20 @@ def test_collect_then_evaluate_elsewhere_gives_the_same_findings(
     text = facts.read_text()
     assert host.good.admin_pass not in text and "shared-admin-password" not in text
 
-    evaluated = mxguard("evaluate", str(facts), "--format", "json")
-    assert evaluated.returncode == 1
-    assert _comparable(json.loads(evaluated.stdout)) == _comparable(report)
+    # Elsewhere: an account that can read none of the host's files evaluates the snapshot.
+    shared = tempfile.mkdtemp(prefix="mxguard-facts-", dir="/var/tmp")
+    try:
+        copy = shutil.copy(facts, shared)
+        os.chmod(shared, 0o755)
+        os.chmod(copy, 0o644)
+        evaluated = mxguard("evaluate", copy, "--format", "json", user="nobody")
+    finally:
+        shutil.rmtree(shared)
+    assert evaluated.returncode == 1, evaluated.stderr
+    # Other tests on this machine start and stop runtimes too; compare this test's apps.
+    later = json.loads(evaluated.stdout)
+    for name, base in _apps(host):
+        assert _comparable(about(later, name, base)) == _comparable(about(report, name, base))
 
 
 def test_a_root_copy_of_the_tree_gives_the_same_file_and_config_verdicts(
@@ -227,5 +249,15 @@ def _verdicts(
     }
 
 
-def _comparable(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    return sorted((f["check"], f["subject"], f["status"], f["message"]) for f in report["findings"])
+def _apps(host: PreparedHost) -> list[tuple[str, str]]:
+    return [
+        (host.good.name, host.good.app_base),
+        (host.bad.name, host.bad.app_base),
+        ("shared", host.shared),
+        ("rooted", host.rooted),
+        ("webserver", host.webserver),
+    ]
+
+
+def _comparable(findings: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    return sorted((f["check"], f["subject"], f["status"], f["message"]) for f in findings)

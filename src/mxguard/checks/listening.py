@@ -31,6 +31,14 @@ class Port:
         settings = installation.settings
         return settings.runtime_listen if self.role == "runtime" else settings.admin_listen
 
+    def told(self, installation: Installation) -> ListenSetting | None:
+        """Return the listen addresses the first running process was given, if visible."""
+        for process in installation.processes:
+            told = process.runtime_listen if self.role == "runtime" else process.admin_listen
+            if told is not None and told.raw is not None:
+                return told
+        return None
+
     def number(self, installation: Installation) -> int | None:
         """Return the port number, as the running process was told or else as configured."""
         for process in installation.processes:
@@ -50,7 +58,11 @@ def configured(snapshot: Snapshot, port: Port) -> Iterator[Outcome]:
     for installation in snapshot.installations:
         subject = app_subject(installation)
         setting = port.setting(installation)
+        # Without a configured value, what the running runtime was given is the truth.
+        if setting.raw is None and (told := port.told(installation)) is not None:
+            setting = told
         evidence = {
+            "pid": setting.source.pid,
             "file": setting.source.file,
             "line": setting.source.line,
             "key": port.key,
@@ -153,7 +165,9 @@ def contradictions(snapshot: Snapshot, port: Port) -> Iterator[Outcome]:
 
         for process in installation.processes:
             told = process.runtime_listen if port.role == "runtime" else process.admin_listen
-            if told is not None and set(told.addresses) != set(setting.addresses):
+            if setting.raw is None or told is None or told.raw is None:
+                continue
+            if set(told.addresses) != set(setting.addresses):
                 found.append(
                     f"process {process.pid} was started with {port.key}={told.raw!r}, "
                     f"the config now says {setting.raw!r}"

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from mxguard.checks import listening
-from mxguard.checks.common import app_subject
+from mxguard.checks.common import app_subject, plural
 from mxguard.checks.registry import Outcome, check, failed, passed, skipped
 from mxguard.facts import PasswordFacts, Snapshot
 from mxguard.model import Severity
@@ -73,7 +73,7 @@ def weaknesses(password: PasswordFacts) -> list[str]:
     if password.equals_database_password:
         found.append("it is the database password too")
     if password.length < MIN_LENGTH:
-        found.append(f"it has {password.length} characters, fewer than {MIN_LENGTH}")
+        found.append(f"it has {plural(password.length, 'character')}, fewer than {MIN_LENGTH}")
     if password.entropy_bits < MIN_ENTROPY_BITS:
         found.append(
             f"about {password.entropy_bits:.0f} bits of randomness, under {MIN_ENTROPY_BITS:.0f}"

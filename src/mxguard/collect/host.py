@@ -82,6 +82,21 @@ def collect_host(options: HostOptions) -> Snapshot:
         if installation is not None:
             installations.append(installation)
 
+    if not installations and not candidates:
+        looked = (
+            "the given --config files"
+            if options.configs
+            else (
+                f"{SYSTEM_CONFIG}, every account's ~/.m2ee/m2ee.yaml"
+                + (" and the process table" if root.is_live else "")
+            )
+        )
+        problems.append(
+            Problem(
+                subject="host", message=f"no Mendix installation found in {looked}", status="skip"
+            )
+        )
+
     return Snapshot(
         tool_version=__version__,
         host=options.hostname or _hostname(root),

@@ -79,7 +79,7 @@ def estimate_entropy_bits(text: str) -> float:
     )
     counts = Counter(text)
     shannon = -sum((n / len(text)) * math.log2(n / len(text)) for n in counts.values())
-    return len(text) * min(math.log2(alphabet), shannon)
+    return max(0.0, len(text) * min(math.log2(alphabet), shannon))
 
 
 def _character_classes(text: str) -> int:
