@@ -15,9 +15,7 @@ from mxguard import __version__
 from mxguard.checks.registry import Check, Outcome, catalog
 from mxguard.collect.host import HostOptions, collect_host
 from mxguard.facts import Snapshot
-from mxguard.model import Finding, Report, Severity, Status
-
-__all__ = ["AuditOptions", "Severity", "catalog", "collect", "evaluate"]
+from mxguard.model import Finding, Report, Status
 
 logger = logging.getLogger(__name__)
 

@@ -69,7 +69,7 @@ class Finding:
     @property
     def sort_key(self) -> tuple[int, str, str, str, str]:
         """Return a key that orders findings by section, then check, host and subject."""
-        return (_section_number(self.section), self.check, self.host, self.subject, self.message)
+        return (section_order(self.section), self.check, self.host, self.subject, self.message)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +96,7 @@ class Report:
         )
 
 
-def _section_number(section: str) -> int:
+def section_order(section: str) -> int:
+    """Return the number a checklist section sorts by (99 for one without a number)."""
     head = section.split(".", 1)[0]
     return int(head) if head.isdigit() else 99

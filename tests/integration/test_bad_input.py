@@ -100,3 +100,15 @@ def test_unreadable_files_are_skipped_with_the_reason_never_passed(tmp_path: Pat
     ledger = {f["check"]: f for f in report["findings"] if f["subject"] == "app:ledger"}
     assert ledger["project-path-world-writable"]["status"] in ("skip", "fail")
     assert all(f["status"] != "pass" for f in report["findings"] if f["subject"] == "app:shop")
+
+
+def test_a_broken_metadata_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    example.build(str(tree))
+    (tree / "srv/shop/model/metadata.json").write_bytes(b'{"RuntimeVersion": "9.\xff')
+
+    report = json.loads(run("audit", "--root", str(tree), "--format", "json").stdout)
+
+    errors = [f for f in report["findings"] if f["status"] == "error"]
+    assert any("/srv/shop/model/metadata.json" in f["message"] for f in errors)

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from mxguard import engine, snapshot_io
+from mxguard.checks.registry import Check, catalog
 from mxguard.cli import EXIT_FAILURE, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, main
 from mxguard.collect.host import listen_setting
 from mxguard.facts import Installation, Mode, Settings, Snapshot, Source
+from mxguard.model import Severity, Status
 
 
 def facts_file(tmp_path: Path, *, listen: str) -> Path:
@@ -77,7 +79,7 @@ def test_snapshots_from_several_hosts_merge_into_one_report(tmp_path: Path) -> N
     first = facts_file(tmp_path, listen="*")
     second = facts_file(tmp_path, listen="127.0.0.1")
     merged = engine.evaluate(snapshot_io.read(str(first)) + snapshot_io.read(str(second)))
-    assert len(merged.failures_at_or_above(engine.Severity.HIGH)) == 1
+    assert len(merged.failures_at_or_above(Severity.HIGH)) == 1
 
 
 def test_a_file_that_is_not_facts_is_a_tool_failure_with_a_message(
@@ -98,8 +100,6 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_a_check_that_raises_becomes_an_error_finding_and_the_run_goes_on() -> None:
-    from mxguard.checks.registry import Check
-    from mxguard.model import Severity, Status
 
     def broken(snapshot: Snapshot) -> list[object]:
         raise KeyError("boom")
@@ -115,6 +115,6 @@ def test_a_check_that_raises_becomes_an_error_finding_and_the_run_goes_on() -> N
         evaluate=broken,  # type: ignore[arg-type]
     )
     snapshot = Snapshot(tool_version="t", host="h", collected_at="c", mode=Mode.OFFLINE)
-    report = engine.evaluate([snapshot], checks=[check, *engine.catalog()])
+    report = engine.evaluate([snapshot], checks=[check, *catalog()])
     (error,) = [f for f in report.findings if f.check == "broken"]
     assert error.status is Status.ERROR and "KeyError" in error.message

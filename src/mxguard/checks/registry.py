@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from mxguard.facts import Snapshot
-from mxguard.model import Evidence, Severity, Status
+from mxguard.model import Evidence, Severity, Status, section_order
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,7 +85,7 @@ def catalog() -> tuple[Check, ...]:
     """Return every registered check, ordered by section and id."""
     from mxguard import checks  # noqa: F401 - importing the package registers every check
 
-    return tuple(sorted(_CATALOG.values(), key=lambda c: (_section_key(c.section), c.id)))
+    return tuple(sorted(_CATALOG.values(), key=lambda c: (section_order(c.section), c.id)))
 
 
 def passed(subject: str, message: str, **evidence: object) -> Outcome:
@@ -131,8 +131,3 @@ def _anchor(section: str) -> str:
         "9": "9-setting-security-headers",
         "10": "10-do-not-connect-to-a-production-database-using-studio-pro",
     }.get(section, "")
-
-
-def _section_key(section: str) -> int:
-    head = section.split(".", 1)[0]
-    return int(head) if head.isdigit() else 99

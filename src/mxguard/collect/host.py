@@ -75,6 +75,8 @@ def collect_host(options: HostOptions) -> Snapshot:
         processes_visibility = sockets_visibility = Visibility(is_visible=False, reason=why)
         sockets = []
 
+    if processes_visibility.reason and root.is_live:
+        problems.append(Problem(subject="host", message=processes_visibility.reason, status="skip"))
     candidates = _candidates(root, accounts, options.configs, processes, problems)
     installations = []
     for candidate in candidates:
@@ -225,6 +227,8 @@ def _installation(
     )
 
     metadata, metadata_problem = _metadata(root, app_base)
+    if metadata_problem and "does not exist" not in metadata_problem:
+        problems.append(Problem(subject=f"app:{name}", message=metadata_problem))
     processes = candidate.processes
     runtime_version, version_source = _runtime_version(metadata, processes)
     project = files.examine(root, app_base)
