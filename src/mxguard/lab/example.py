@@ -26,7 +26,7 @@ import posix1e
 logger = logging.getLogger(__name__)
 
 ANNOUNCEMENT = (
-    "mxguard demo: auditing a generated example host in {folder} (two Mendix projects laid "
+    "mxguard demo: auditing a generated example host in {folder} (three Mendix projects laid "
     "out on disk; no Mendix runtime is involved)"
 )
 RUNTIME_VERSION = "10.24.3.78414"
