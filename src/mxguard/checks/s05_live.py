@@ -184,7 +184,7 @@ def tls_certificate_untrusted(snapshot: Snapshot) -> Iterator[Outcome]:
         site, cert = item
         evidence = {
             "url": site.probed_url,
-            "subject": cert.subject,
+            "certificate": cert.subject,
             "issuer": cert.issuer,
             "trust_store": cert.trust_store,
             "self_signed": cert.is_self_signed,

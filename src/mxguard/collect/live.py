@@ -14,6 +14,7 @@ import asyncio
 import logging
 import sys
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -158,23 +159,27 @@ def _stderr_console() -> Console:
 def site_targets(
     urls: Sequence[str], installations: Sequence[Installation], *, from_outside: bool
 ) -> list[SiteTarget]:
-    """Return the sites to probe: the given URLs, then each installation's root URL."""
-    targets: dict[str, SiteTarget] = {}
-    by_origin = {}
+    """Return the sites to probe: the given URLs, then each installation's root URL.
+
+    A given URL on the host of an installation's `ApplicationRootUrl` is that installation's
+    site (its `http://` form, typically), and the root URL is then not probed twice.
+    """
+    roots: list[tuple[str, Installation]] = []
     for installation in installations:
         root = installation.settings.application_root_url
         if root and root.startswith(("http://", "https://")):
-            by_origin[_origin(root)] = installation
+            roots.append((root, installation))
     # A --url on a host with a single installation is taken to be that installation's site.
     only = installations[0] if len(installations) == 1 else None
+
+    targets: dict[str, SiteTarget] = {}
     for url in urls:
-        app = by_origin.get(_origin(url), only)
+        app = next((i for root, i in roots if _host(root) == _host(url)), only)
         targets.setdefault(url, _target(url, "--url", app, from_outside))
-    for origin, installation in by_origin.items():
-        root = installation.settings.application_root_url or origin
-        if not any(_origin(t.url) == origin for t in targets.values()):
+    for root, installation in roots:
+        if not any(_host(t.url) == _host(root) for t in targets.values()):
             where = f"ApplicationRootUrl of app:{installation.name}"
-            targets[root] = _target(root, where, installation, from_outside)
+            targets.setdefault(root, _target(root, where, installation, from_outside))
     return list(targets.values())
 
 
@@ -192,11 +197,8 @@ def _target(
     )
 
 
-def _origin(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
+def _host(url: str) -> str:
+    return (urllib.parse.urlsplit(url).hostname or "").lower()
 
 
 def _port(installation: Installation, role: str) -> int | None:

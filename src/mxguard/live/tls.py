@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import ipaddress
 import ssl
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -63,8 +64,12 @@ def _version_context(version: ssl.TLSVersion) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    context.minimum_version = version
-    context.maximum_version = version
+    with warnings.catch_warnings():
+        # Python deprecates TLS 1.0/1.1 as a choice for connections; testing for them is
+        # exactly why they are chosen here.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = version
+        context.maximum_version = version
     if version < ssl.TLSVersion.TLSv1_2:
         # OpenSSL 3 at its default security level will not offer TLS 1.0/1.1; level 0 does.
         context.set_ciphers("ALL:@SECLEVEL=0")
