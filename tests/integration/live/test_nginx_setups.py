@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import trustme
-from conftest import (
+from livelab import (
     Emulator,
     Nginx,
     NginxSite,
