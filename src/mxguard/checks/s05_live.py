@@ -75,7 +75,9 @@ def site_does_not_answer(snapshot: Snapshot) -> Iterator[Outcome]:
         if item.session is not None:
             responses.extend(item.session.responses)
         broken = [r for r in responses if r.error]
-        if broken:
+        if item.error:
+            yield errored(site_subject(item), item.error, url=item.url)
+        elif broken:
             first = broken[0]
             yield errored(
                 site_subject(item),

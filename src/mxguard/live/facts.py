@@ -138,6 +138,7 @@ class SiteProbe:
     pages: tuple[Page, ...] = ()
     session: SessionProbe | None = None
     spoofed_session: SessionProbe | None = None
+    error: str = ""  # why the probe stopped before it was complete
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -23,6 +23,7 @@ from mxguard.live.facts import (
 )
 from mxguard.live.tls import probe_tls
 
+SITE_DEADLINE_FACTOR = 3
 STATIC_PATHS = ("/", "/index.html", "/mxclientsystem/mxui/mxui.js")
 XAS_PATH = "/xas/"
 XAS_BODY = json.dumps({"action": "get_session_data", "params": {"timezoneoffset": 0}}).encode()
@@ -62,15 +63,32 @@ class SiteTarget:
 async def probe_site(
     target: SiteTarget, *, limits: Limits, gate: Gate, ca_bundle: str | None
 ) -> SiteProbe:
-    """Probe one site: follow `http://` to `https://`, then TLS, pages and sessions."""
+    """Probe one site: follow `http://` to `https://`, then TLS, pages and sessions.
+
+    The whole probe runs under a deadline of its own (a few exchange deadlines); a site
+    that does not answer at all ends the probe after its first request.
+    """
     site = SiteProbe(
         url=target.url, origin=target.origin, app=target.app, session_cookie=target.session_cookie
     )
+    budget = limits.deadline * SITE_DEADLINE_FACTOR
+    try:
+        async with asyncio.timeout(budget):
+            return await _probe_site(site, target, limits, gate, ca_bundle)
+    except TimeoutError:
+        return replace(site, error=f"the probe of {target.url} did not finish within {budget:g} s")
+
+
+async def _probe_site(
+    site: SiteProbe, target: SiteTarget, limits: Limits, gate: Gate, ca_bundle: str | None
+) -> SiteProbe:
     scheme, host, port, _ = split_url(target.url)
     base = target.url
     if scheme == "http":
         chain, error = await follow_redirects(target.url, limits=limits, gate=gate)
         site = replace(site, redirect_chain=chain, redirect_error=error)
+        if chain and chain[0].error and not chain[0].status:
+            return replace(site, probed_url=target.url)  # nothing answers there
         final = chain[-1] if chain else None
         landing = _location(final) if final is not None and 300 <= final.status < 400 else None
         if final is not None and not error and final.url.startswith("https://"):
@@ -197,6 +215,12 @@ async def _session(
 ) -> SessionProbe:
     headers = list(spoof)
     first = await fetch(base, limits=limits, gate=gate, headers=headers)
+    if first.error and not first.status:
+        return SessionProbe(
+            spoofed_headers=tuple(f"{name}: {value}" for name, value in spoof),
+            responses=(first,),
+            error=first.error,
+        )
     jar = [c.name for c in first.cookies if c.name and not c.problem]
     cookie_header = [("Cookie", "; ".join(f"{name}=probe" for name in jar))] if jar else []
     xas = await fetch(
@@ -265,9 +289,20 @@ async def probe_admin(
     gate: Gate,
 ) -> AdminProbe:
     """Ask the admin API for `runtime_status` without a password, then with each default."""
-    shown = f"[{address}]" if ":" in address else address
-    url = f"http://{shown}:{port}/"
     probe = AdminProbe(address=address, port=port, app=app, vantage=vantage)
+    budget = limits.deadline * SITE_DEADLINE_FACTOR
+    try:
+        async with asyncio.timeout(budget):
+            return await _probe_admin(probe, try_defaults, limits, gate)
+    except TimeoutError:
+        return replace(probe, error=f"the admin probe did not finish within {budget:g} s")
+
+
+async def _probe_admin(
+    probe: AdminProbe, try_defaults: bool, limits: Limits, gate: Gate
+) -> AdminProbe:
+    shown = f"[{probe.address}]" if ":" in probe.address else probe.address
+    url = f"http://{shown}:{probe.port}/"
 
     response, body = await _admin_call(url, None, limits, gate)
     if response.error and not response.status:
