@@ -18,6 +18,7 @@ from livelab import (
     start_nginx,
 )
 
+from mxguard.cli import main
 from mxguard.model import Finding, Status
 
 LIVE_CHECKS = (
@@ -234,3 +235,36 @@ def test_without_the_flag_no_password_is_tried(tmp_path: Path, emulators: list[E
 
     assert snapshot.live is not None and snapshot.live.admin[0].defaults_tried == 0
     assert findings[("admin-api-accepts-default-password", "host:test-host")].status is Status.SKIP
+
+
+def test_the_command_line_probes_the_sites_of_the_named_config(
+    tmp_path: Path,
+    loopback_cert: trustme.LeafCert,
+    ca_bundle: str,
+    emulators: list[Emulator],
+    nginxes: list[Nginx],
+) -> None:
+    # Given the right setup and its m2ee config naming the site's root URL
+    emulator, server = _setup(NginxSite(), tmp_path, loopback_cert, emulators, nginxes)
+    config = tmp_path / "m2ee.yaml"
+    config.write_text(
+        f"m2ee:\n  app_name: shop\n  app_base: {emulator.app_base}\n"
+        f"  runtime_port: {emulator.runtime_port}\n  admin_port: {emulator.admin_port}\n"
+        '  admin_listen_addresses: "127.0.0.1"\n  runtime_listen_addresses: "127.0.0.1"\n'
+        f"mxruntime:\n  ApplicationRootUrl: {server.https_url}\n"
+    )
+    report = tmp_path / "report.json"
+
+    # When mxguard audits the host with that config
+    main(
+        ["audit", "--config", str(config), "--ca-bundle", ca_bundle, "--format", "json",
+         "--output", str(report)]
+    )  # fmt: skip
+
+    # Then the root URL was probed through the engine and judged like the --url form
+    findings = json.loads(report.read_text())["findings"]
+    live = {f["check"]: f for f in findings if f["subject"] == f"url:{server.https_url}"}
+    assert live["static-content-served-by-runtime"]["status"] == "pass"
+    assert live["session-cookie-not-secure"]["status"] == "pass"
+    assert live["tls-certificate-untrusted"]["status"] == "pass"
+    assert live["http-not-redirected-to-https"]["status"] == "skip"  # no http:// form known
