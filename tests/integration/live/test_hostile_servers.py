@@ -280,3 +280,20 @@ def test_a_closed_port_is_reported_with_its_url() -> None:
     finding = findings[("site-does-not-answer", f"url:{url}")]
     assert finding.status is Status.ERROR and "cannot connect" in finding.message
     assert elapsed < BUDGET
+
+
+def test_the_progress_bar_path_probes_like_the_quiet_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mxguard.collect.live import LiveOptions, collect_live
+
+    with socket.socket() as placeholder:
+        placeholder.bind(("127.0.0.1", 0))
+        port = placeholder.getsockname()[1]
+    urls = tuple(f"http://127.0.0.1:{port}/{n}/" for n in range(25))
+
+    live = collect_live(LiveOptions(urls=urls, limits=FAST, show_progress=True), ())
+
+    assert len(live.sites) == 25
+    assert all("cannot connect" in s.redirect_error for s in live.sites)
+    assert capsys.readouterr().out == ""  # progress goes to standard error only
