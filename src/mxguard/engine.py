@@ -17,7 +17,7 @@ from mxguard import __version__
 from mxguard.checks.registry import Check, Outcome, catalog
 from mxguard.collect.host import HostOptions, collect_host
 from mxguard.collect.live import LiveOptions, collect_live
-from mxguard.facts import Installation, Mode, Problem, Snapshot, Visibility
+from mxguard.facts import ConfigFile, Installation, Mode, Problem, Snapshot, Visibility
 from mxguard.live.client import Limits
 from mxguard.model import Finding, Report, Status
 
@@ -48,7 +48,7 @@ def collect(options: AuditOptions) -> Snapshot:
     )
     # Further collectors (proxy, live, database) add their part with `dataclasses.replace`.
     if snapshot.mode is Mode.LIVE:
-        live = collect_live(_live_options(options), snapshot.installations)
+        live = collect_live(_live_options(options), snapshot.installations, snapshot.sockets)
         snapshot = dataclasses.replace(snapshot, live=live)
     return snapshot
 
@@ -75,7 +75,10 @@ def _collect_from_outside(options: AuditOptions) -> Snapshot:
         name, settings, problem = installation_settings(os.path.abspath(path))
         if problem:
             problems.append(Problem(subject=f"config:{path}", message=problem, file=path))
-        installations.append(Installation(name=name, app_base="", settings=settings))
+        config = ConfigFile(path=os.path.abspath(path))
+        installations.append(
+            Installation(name=name, app_base="", settings=settings, config_files=(config,))
+        )
     live = collect_live(_live_options(options), installations)
     why = f"probed from outside: only the network of {host} was observed"
     return Snapshot(

@@ -234,3 +234,31 @@ def test_hostname_matching_follows_wildcard_rules() -> None:
     assert matches_hostname(("127.0.0.1",), (), "127.0.0.1")
     assert not matches_hostname(("localhost",), (), "127.0.0.1")
     assert matches_hostname((), ("shop.example",), "shop.example")  # CN only without SANs
+
+
+def test_no_plain_http_listener_for_an_https_site_is_not_a_failure() -> None:
+    refused = Response(url="http://shop.example/", error="cannot connect to shop.example:80")
+    live = LiveFacts(vantage="host", sites=(_site(redirect_chain=(refused,)),))
+
+    finding = _finding("http-not-redirected-to-https", live)
+
+    assert (
+        finding.status is Status.SKIP
+        and "nothing answers on http://shop.example/" in finding.message
+    )
+
+
+def test_a_redirect_that_leaves_the_host_first_fails() -> None:
+    first = Response(
+        url="http://shop.example/",
+        status=301,
+        headers=(Header(name="Location", value="https://elsewhere.example/"),),
+    )
+    final = Response(url="https://elsewhere.example/", status=200)
+    live = LiveFacts(
+        vantage="host", sites=(_site(url="http://shop.example/", redirect_chain=(first, final)),)
+    )
+
+    finding = _finding("http-not-redirected-to-https", live)
+
+    assert finding.status is Status.FAIL and "leaves shop.example" in finding.message

@@ -336,6 +336,8 @@ def _redirect(site: SiteProbe) -> Outcome:
         )
     hops = [f"{r.status or 'no answer'} {r.url}" for r in chain]
     evidence = {"url": site.url, "chain": hops}
+    if site.url.startswith("https://") and chain[0].error and not chain[0].status:
+        return skipped(subject, f"nothing answers on {chain[0].url}: {chain[0].error}", **evidence)
     if site.redirect_error:
         return failed(subject, f"{site.url}: {site.redirect_error}", **evidence)
     first = chain[0]

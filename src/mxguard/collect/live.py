@@ -21,8 +21,11 @@ from typing import TypeVar
 
 from rich.console import Console
 
-from mxguard.facts import Installation
+from mxguard.discovery.m2ee import load_m2ee
+from mxguard.discovery.rootfs import Root
+from mxguard.facts import Installation, Socket
 from mxguard.live.client import Gate, Limits
+from mxguard.live.cookies import base_name
 from mxguard.live.facts import AdminProbe, LiveFacts, PortProbe, SiteProbe
 from mxguard.live.probes import SiteTarget, probe_admin, probe_port, probe_site
 
@@ -31,6 +34,8 @@ logger = logging.getLogger(__name__)
 USUAL_RUNTIME_PORTS = (8000, 8080)
 USUAL_ADMIN_PORTS = (8090, 9000)
 PROGRESS_THRESHOLD = 20
+DEFAULT_SESSION_COOKIE = "XASSESSIONID"
+SESSION_COOKIE_KEY = "com.mendix.core.SessionIdCookieName"
 T = TypeVar("T")
 
 
@@ -54,16 +59,26 @@ class _PortTarget:
     app: str | None
 
 
-def collect_live(options: LiveOptions, installations: Sequence[Installation]) -> LiveFacts:
-    """Run every probe the options and installations call for and return the facts."""
-    return asyncio.run(_collect(options, installations))
+def collect_live(
+    options: LiveOptions, installations: Sequence[Installation], sockets: Sequence[Socket] = ()
+) -> LiveFacts:
+    """Run every probe the options and installations call for and return the facts.
+
+    `sockets` are the host's listening sockets; they tell which loopback address (IPv4 or
+    IPv6) each port answers on.
+    """
+    return asyncio.run(_collect(options, installations, sockets))
 
 
-async def _collect(options: LiveOptions, installations: Sequence[Installation]) -> LiveFacts:
+async def _collect(
+    options: LiveOptions, installations: Sequence[Installation], sockets: Sequence[Socket]
+) -> LiveFacts:
     started = time.monotonic()
     outside = options.from_outside
-    sites = site_targets(options.urls, installations, from_outside=outside is not None)
-    ports = port_targets(installations, outside)
+    sites = site_targets(
+        options.urls, installations, from_outside=outside is not None, sockets=sockets
+    )
+    ports = port_targets(installations, outside, sockets)
     vantage = "outside" if outside else "loopback"
     gate = Gate(options.limits)
     limits = options.limits
@@ -157,7 +172,11 @@ def _stderr_console() -> Console:
 
 
 def site_targets(
-    urls: Sequence[str], installations: Sequence[Installation], *, from_outside: bool
+    urls: Sequence[str],
+    installations: Sequence[Installation],
+    *,
+    from_outside: bool,
+    sockets: Sequence[Socket] = (),
 ) -> list[SiteTarget]:
     """Return the sites to probe: the given URLs, then each installation's root URL.
 
@@ -175,16 +194,20 @@ def site_targets(
     targets: dict[str, SiteTarget] = {}
     for url in urls:
         app = next((i for root, i in roots if _host(root) == _host(url)), only)
-        targets.setdefault(url, _target(url, "--url", app, from_outside))
+        targets.setdefault(url, _target(url, "--url", app, from_outside, sockets))
     for root, installation in roots:
         if not any(_host(t.url) == _host(root) for t in targets.values()):
             where = f"ApplicationRootUrl of app:{installation.name}"
-            targets.setdefault(root, _target(root, where, installation, from_outside))
+            targets.setdefault(root, _target(root, where, installation, from_outside, sockets))
     return list(targets.values())
 
 
 def _target(
-    url: str, origin: str, installation: Installation | None, from_outside: bool
+    url: str,
+    origin: str,
+    installation: Installation | None,
+    from_outside: bool,
+    sockets: Sequence[Socket],
 ) -> SiteTarget:
     if installation is None:
         return SiteTarget(url=url, origin=origin)
@@ -193,8 +216,32 @@ def _target(
         url=url,
         origin=origin,
         app=installation.name,
+        session_cookie=session_cookie_name(installation),
         runtime_port=None if from_outside else runtime_port,
+        runtime_address=loopback_address(runtime_port, sockets),
     )
+
+
+def session_cookie_name(installation: Installation) -> str:
+    """Return the session cookie name the installation's m2ee config sets, or the default."""
+    paths = [f.path for f in installation.config_files if f.status == "ok"]
+    if not paths:
+        return DEFAULT_SESSION_COOKIE
+    value = load_m2ee(paths, root=Root("/")).get("mxruntime", SESSION_COOKIE_KEY)
+    if isinstance(value, str) and value.strip():
+        return base_name(value.strip())
+    return DEFAULT_SESSION_COOKIE
+
+
+def loopback_address(port: int | None, sockets: Sequence[Socket]) -> str:
+    """Return the loopback address `port` answers on: 127.0.0.1 unless only IPv6 is bound."""
+    bound = {s.address for s in sockets if s.port == port}
+    if not bound or bound & {"0.0.0.0", "127.0.0.1"}:
+        return "127.0.0.1"
+    ipv4 = sorted(a for a in bound if a.startswith("127."))
+    if ipv4:
+        return ipv4[0]
+    return "::1" if bound & {"::1", "::"} else "127.0.0.1"
 
 
 def _host(url: str) -> str:
@@ -210,20 +257,21 @@ def _port(installation: Installation, role: str) -> int | None:
     return settings.runtime_port if role == "runtime" else settings.admin_port
 
 
-def port_targets(installations: Sequence[Installation], outside: str | None) -> list[_PortTarget]:
+def port_targets(
+    installations: Sequence[Installation], outside: str | None, sockets: Sequence[Socket] = ()
+) -> list[_PortTarget]:
     """Return the runtime and admin ports to try: loopback on the host, HOST from outside."""
-    addresses = [outside] if outside else ["127.0.0.1"]
     targets: dict[tuple[str, int], _PortTarget] = {}
     for installation in installations:
         for role in ("runtime", "admin"):
             port = _port(installation, role)
             if port is None:
                 continue
-            for address in addresses:
-                targets.setdefault(
-                    (address, port),
-                    _PortTarget(address=address, port=port, role=role, app=installation.name),
-                )
+            address = outside or loopback_address(port, sockets)
+            targets.setdefault(
+                (address, port),
+                _PortTarget(address=address, port=port, role=role, app=installation.name),
+            )
     if outside and not installations:
         for role, ports in (("runtime", USUAL_RUNTIME_PORTS), ("admin", USUAL_ADMIN_PORTS)):
             for port in ports:

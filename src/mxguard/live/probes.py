@@ -58,6 +58,7 @@ class SiteTarget:
     app: str | None = None
     session_cookie: str = "XASSESSIONID"
     runtime_port: int | None = None  # reachable on loopback when probing from the host
+    runtime_address: str = "127.0.0.1"  # the loopback address the runtime port answers on
 
 
 async def probe_site(
@@ -87,14 +88,16 @@ async def _probe_site(
     if scheme == "http":
         chain, error = await follow_redirects(target.url, limits=limits, gate=gate)
         site = replace(site, redirect_chain=chain, redirect_error=error)
-        if chain and chain[0].error and not chain[0].status:
+        if chain[0].error and not chain[0].status:
             return replace(site, probed_url=target.url)  # nothing answers there
-        final = chain[-1] if chain else None
-        landing = _location(final) if final is not None and 300 <= final.status < 400 else None
-        if final is not None and not error and final.url.startswith("https://"):
-            base = final.url
-        elif landing is None and final is not None and final.status:
-            base = target.url  # no redirect: the plain http site is what users get
+        if not error and chain[-1].url.startswith("https://"):
+            base = chain[-1].url
+        # Otherwise the plain http:// site is what users get, and it is probed as such.
+    elif urllib.parse.urlsplit(target.url).port is None:
+        # A site on the standard port has a known http:// form: port 80 of the same host.
+        plain = "http://" + target.url.removeprefix("https://")
+        chain, error = await follow_redirects(plain, limits=limits, gate=gate)
+        site = replace(site, redirect_chain=chain, redirect_error=error)
     base = _site_root(base)
     site = replace(site, probed_url=base)
 
@@ -165,8 +168,10 @@ async def _pages(base: str, target: SiteTarget, limits: Limits, gate: Gate) -> t
         response = await fetch(_join(base, path), limits=limits, gate=gate)
         direct = None
         if target.runtime_port is not None:
+            address = target.runtime_address
+            shown = f"[{address}]" if ":" in address else address
             direct = await fetch(
-                f"http://127.0.0.1:{target.runtime_port}{path}", limits=limits, gate=gate
+                f"http://{shown}:{target.runtime_port}{path}", limits=limits, gate=gate
             )
         served_by, reason = who_served(response, direct)
         return Page(

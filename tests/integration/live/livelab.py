@@ -20,7 +20,7 @@ import trustme
 
 from mxguard.collect.live import LiveOptions, collect_live
 from mxguard.engine import evaluate
-from mxguard.facts import Installation, ListenSetting, Mode, Settings, Snapshot
+from mxguard.facts import Installation, ListenSetting, Mode, Settings, Snapshot, Socket
 from mxguard.live.client import Limits
 from mxguard.model import Finding
 
@@ -83,6 +83,7 @@ def start_emulator(
     admin_port: int | None = None,
     extra_env: Mapping[str, str] | None = None,
     user: str | None = None,
+    arguments: tuple[str, ...] = (),
 ) -> Emulator:
     """Start an emulator process for `app_base` and wait for its startup line."""
     runtime_port = runtime_port or free_port()
@@ -100,7 +101,7 @@ def start_emulator(
         environment["M2EE_ADMIN_LISTEN_ADDRESSES"] = admin_listen
     launcher = "/opt/mendix/10.6.1.24711/runtime/launcher/runtimelauncher.jar"
     process = subprocess.Popen(
-        [*command_prefix, "/usr/bin/python3", str(emulator), launcher, str(app_base)],
+        [*command_prefix, "/usr/bin/python3", str(emulator), *arguments, launcher, str(app_base)],
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -297,6 +298,7 @@ def audit_live(
     try_defaults: bool = False,
     from_outside: str | None = None,
     limits: Limits = FAST,
+    sockets: tuple[Socket, ...] = (),
 ) -> tuple[Snapshot, dict[tuple[str, str], Finding]]:
     """Probe like `mxguard audit` does and return the snapshot and findings by check, subject."""
     live = collect_live(
@@ -309,6 +311,7 @@ def audit_live(
             show_progress=False,
         ),
         installations,
+        sockets,
     )
     snapshot = Snapshot(
         tool_version="test",
