@@ -131,6 +131,9 @@ async def exchange(
                 url=url, method=method, error=f"no complete answer within {limits.deadline:g} s"
             )
     elapsed = int((time.monotonic() - started) * 1000)
+    logger.debug(
+        "%s %s -> %s in %d ms %s", method, url, response.status, elapsed, response.error or ""
+    )
     return Response(
         url=response.url,
         method=response.method,
