@@ -303,7 +303,7 @@ def serve(settings: Settings) -> list[_Server]:
                     continue  # a host without IPv6 loopback still serves 127.0.0.1
                 raise SystemExit(f"{EMULATOR_BANNER}: cannot bind {address}:{port}: {exc}") from exc
             servers.append(server)
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+            threading.Thread(target=server.serve_forever, args=(0.2,), daemon=True).start()
     return servers
 
 
@@ -330,8 +330,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"{EMULATOR_BANNER} {settings.version} for {settings.app_base}: {bound}", flush=True)
     stop.wait()
+    # Each server's loop notices a shutdown only at its next poll; stop them all at once.
+    stoppers = [threading.Thread(target=server.shutdown) for server in servers]
+    for stopper in stoppers:
+        stopper.start()
+    for stopper in stoppers:
+        stopper.join()
     for server in servers:
-        server.shutdown()
         server.server_close()
     return 0
 
