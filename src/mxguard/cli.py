@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 import tempfile
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
@@ -120,7 +121,21 @@ def _audit_options(args: argparse.Namespace) -> engine.AuditOptions:
     for path in args.config:
         if not os.path.isfile(path):
             raise UsageError(f"--config {path}: no such file")
-    return engine.AuditOptions(root=args.root, configs=tuple(args.config))
+    for url in args.url:
+        if not url.startswith(("http://", "https://")) or not urllib.parse.urlsplit(url).hostname:
+            raise UsageError(f"--url {url}: not an http:// or https:// URL")
+    if args.ca_bundle is not None and not os.path.isfile(args.ca_bundle):
+        raise UsageError(f"--ca-bundle {args.ca_bundle}: no such file")
+    if args.from_outside is not None and not args.from_outside.strip():
+        raise UsageError("--from-outside needs a host name or address")
+    return engine.AuditOptions(
+        root=args.root,
+        configs=tuple(args.config),
+        urls=tuple(args.url),
+        ca_bundle=args.ca_bundle,
+        from_outside=args.from_outside,
+        try_default_admin_passwords=args.try_default_admin_passwords,
+    )
 
 
 @contextlib.contextmanager
@@ -200,6 +215,28 @@ def _discovery_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="M2EE_YAML",
         help="an m2ee config to audit, as `m2ee -c` would use it (repeatable)",
+    )
+    parser.add_argument(
+        "--url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a site to probe over the network: TLS, redirects, headers, cookies (repeatable)",
+    )
+    parser.add_argument(
+        "--ca-bundle",
+        metavar="PEM",
+        help="trust these CA certificates (an internal CA) instead of the system store",
+    )
+    parser.add_argument(
+        "--from-outside",
+        metavar="HOST",
+        help="run only the network probes, against HOST, from this other machine",
+    )
+    parser.add_argument(
+        "--try-default-admin-passwords",
+        action="store_true",
+        help="try a short fixed list of default admin passwords once each on admin ports",
     )
 
 

@@ -6,7 +6,9 @@ exception, and the run goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,7 +16,9 @@ from datetime import UTC, datetime
 from mxguard import __version__
 from mxguard.checks.registry import Check, Outcome, catalog
 from mxguard.collect.host import HostOptions, collect_host
-from mxguard.facts import Snapshot
+from mxguard.collect.live import LiveOptions, collect_live
+from mxguard.facts import ConfigFile, Installation, Mode, Problem, Snapshot, Visibility
+from mxguard.live.client import Limits
 from mxguard.model import Finding, Report, Status
 
 logger = logging.getLogger(__name__)
@@ -27,15 +31,68 @@ class AuditOptions:
     root: str = "/"
     configs: tuple[str, ...] = ()
     hostname: str | None = None
+    urls: tuple[str, ...] = ()
+    ca_bundle: str | None = None
+    from_outside: str | None = None  # probe only the network, of this other host
+    try_default_admin_passwords: bool = False
+    probe_limits: Limits = Limits()
+    show_progress: bool | None = None
 
 
 def collect(options: AuditOptions) -> Snapshot:
     """Gather the facts of one host, read-only: the host first, then what builds on it."""
+    if options.from_outside:
+        return _collect_from_outside(options)
     snapshot = collect_host(
         HostOptions(root=options.root, configs=options.configs, hostname=options.hostname)
     )
     # Further collectors (proxy, live, database) add their part with `dataclasses.replace`.
+    if snapshot.mode is Mode.LIVE:
+        live = collect_live(_live_options(options), snapshot.installations, snapshot.sockets)
+        snapshot = dataclasses.replace(snapshot, live=live)
     return snapshot
+
+
+def _live_options(options: AuditOptions) -> LiveOptions:
+    return LiveOptions(
+        urls=options.urls,
+        ca_bundle=options.ca_bundle,
+        from_outside=options.from_outside,
+        try_default_admin_passwords=options.try_default_admin_passwords,
+        limits=options.probe_limits,
+        show_progress=options.show_progress,
+    )
+
+
+def _collect_from_outside(options: AuditOptions) -> Snapshot:
+    # Only the network is observed; the named configs say which ports to try.
+    from mxguard.collect.host import installation_settings
+
+    host = options.from_outside or ""
+    problems: list[Problem] = []
+    installations: list[Installation] = []
+    for path in options.configs:
+        name, settings, problem = installation_settings(os.path.abspath(path))
+        if problem:
+            problems.append(Problem(subject=f"config:{path}", message=problem, file=path))
+        config = ConfigFile(path=os.path.abspath(path))
+        installations.append(
+            Installation(name=name, app_base="", settings=settings, config_files=(config,))
+        )
+    live = collect_live(_live_options(options), installations)
+    why = f"probed from outside: only the network of {host} was observed"
+    return Snapshot(
+        tool_version=__version__,
+        host=host,
+        collected_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        mode=Mode.LIVE,
+        root="",
+        processes_visibility=Visibility(is_visible=False, reason=why),
+        sockets_visibility=Visibility(is_visible=False, reason=why),
+        shadow_visibility=Visibility(is_visible=False, reason=why),
+        problems=tuple(problems),
+        live=live,
+    )
 
 
 def evaluate(snapshots: Sequence[Snapshot], *, checks: Iterable[Check] | None = None) -> Report:

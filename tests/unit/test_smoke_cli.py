@@ -19,3 +19,27 @@ def test_checks_json_lists_every_check_with_its_metadata(
     assert "admin-port-listens-beyond-loopback" in ids
     for entry in catalog:
         assert entry["rationale"] and entry["remediation"] and entry["references"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--url", "ftp://example/"], "not an http:// or https:// URL"),
+        (["--url", "https://"], "not an http:// or https:// URL"),
+        (["--ca-bundle", "/nonexistent/ca.pem"], "no such file"),
+        (["--from-outside", " "], "needs a host"),
+    ],
+)
+def test_bad_network_options_are_usage_errors(
+    arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", *arguments]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_audit_help_names_the_network_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["audit", "--help"])
+    text = capsys.readouterr().out
+    for option in ("--url", "--ca-bundle", "--from-outside", "--try-default-admin-passwords"):
+        assert option in text

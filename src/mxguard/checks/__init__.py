@@ -7,7 +7,12 @@ from mxguard.checks import (  # noqa: F401 - imported for their registrations
     s00_collection,
     s03_accounts,
     s04_files,
+    s05_live,
+    s06_live,
     s06_network,
+    s07_live,
     s08_admin,
+    s08_live,
+    s09_live,
     s10_development,
 )

@@ -263,6 +263,15 @@ def _installation(
     )
 
 
+def installation_settings(path: str) -> tuple[str, Settings, str]:
+    """Return the name, settings and any problem of the single m2ee config `path`."""
+    config = load_m2ee([path], root=Root("/"))
+    base = config.get("m2ee", "app_base")
+    fallback = posixpath.basename(str(base).rstrip("/")) if isinstance(base, str) else path
+    name = str(config.get("m2ee", "app_name") or fallback)
+    return name, _settings(config, name), config.problem
+
+
 def _account(
     root: Root, processes: Sequence[RuntimeProcess], candidate: _Candidate, owner: Account | None
 ) -> tuple[str | None, str]:
