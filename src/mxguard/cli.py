@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import stat
 import sys
 import tempfile
 import urllib.parse
@@ -140,16 +141,31 @@ def _audit_options(args: argparse.Namespace) -> engine.AuditOptions:
 
 @contextlib.contextmanager
 def _output(path: str | None) -> Iterator[TextIO]:
-    # A report file appears whole or not at all: written beside its target, then renamed.
+    """Yield the stream a report goes to: standard output, a device, or a file.
+
+    A regular file appears whole or not at all (written beside it, then renamed, keeping
+    the mode of the file it replaces); a device or pipe such as /dev/null is written as is.
+    """
     if path is None or path == "-":
         yield sys.stdout
         return
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".mxguard-")
+    target = os.path.realpath(path)
+    try:
+        existing = os.stat(target)
+    except FileNotFoundError:
+        existing = None
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        with open(target, "w", encoding="utf-8") as stream:
+            yield stream
+        return
+
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".mxguard-")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             yield stream
-        os.replace(temporary, path)
+        if existing is not None:
+            os.chmod(temporary, stat.S_IMODE(existing.st_mode))
+        os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)

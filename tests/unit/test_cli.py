@@ -118,3 +118,47 @@ def test_a_check_that_raises_becomes_an_error_finding_and_the_run_goes_on() -> N
     report = engine.evaluate([snapshot], checks=[check, *catalog()])
     (error,) = [f for f in report.findings if f.check == "broken"]
     assert error.status is Status.ERROR and "KeyError" in error.message
+
+
+def test_output_to_a_device_or_pipe_writes_through_and_never_replaces_it(tmp_path: Path) -> None:
+    # Given a named pipe as --output, the report flows through it and the pipe stays a pipe.
+    import stat
+    import threading
+
+    pipe = tmp_path / "report.pipe"
+    os.mkfifo(pipe)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()))
+    reader.start()
+    main(
+        [
+            "evaluate",
+            str(facts_file(tmp_path, listen="*")),
+            "--format",
+            "json",
+            "--output",
+            str(pipe),
+        ]
+    )
+    reader.join(timeout=10)
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)
+    assert json.loads(received[0])["hosts"] == ["h1"]
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_output_replacing_a_file_keeps_its_mode(tmp_path: Path) -> None:
+    target = tmp_path / "report.json"
+    target.write_text("old")
+    target.chmod(0o644)
+    main(
+        [
+            "evaluate",
+            str(facts_file(tmp_path, listen="*")),
+            "--format",
+            "json",
+            "--output",
+            str(target),
+        ]
+    )
+    assert target.stat().st_mode & 0o777 == 0o644
+    assert json.loads(target.read_text())["hosts"] == ["h1"]
