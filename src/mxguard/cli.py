@@ -14,6 +14,7 @@ from typing import TextIO
 
 from mxguard import __version__, engine, snapshot_io
 from mxguard.checks.registry import catalog
+from mxguard.collect.database import parse_urls
 from mxguard.errors import MxguardError, UsageError
 from mxguard.model import Report, Severity
 from mxguard.report import Format, render
@@ -120,7 +121,10 @@ def _audit_options(args: argparse.Namespace) -> engine.AuditOptions:
     for path in args.config:
         if not os.path.isfile(path):
             raise UsageError(f"--config {path}: no such file")
-    return engine.AuditOptions(root=args.root, configs=tuple(args.config))
+    parse_urls(args.database_url)
+    return engine.AuditOptions(
+        root=args.root, configs=tuple(args.config), database_urls=tuple(args.database_url)
+    )
 
 
 @contextlib.contextmanager
@@ -200,6 +204,17 @@ def _discovery_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="M2EE_YAML",
         help="an m2ee config to audit, as `m2ee -c` would use it (repeatable)",
+    )
+    parser.add_argument(
+        "--database-url",
+        action="append",
+        default=[],
+        metavar="[APP=]URL",
+        help=(
+            "examine this database for installation APP (or the only one), e.g. "
+            "postgresql://user@host:5432/db or mysql://…; the password may come from "
+            "$MXGUARD_DATABASE_PASSWORD instead of the URL (repeatable)"
+        ),
     )
 
 

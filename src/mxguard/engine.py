@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from mxguard import __version__
 from mxguard.checks.registry import Check, Outcome, catalog
+from mxguard.collect.database import DatabaseOptions, collect_database
 from mxguard.collect.host import HostOptions, collect_host
 from mxguard.facts import Snapshot
 from mxguard.model import Finding, Report, Status
@@ -27,6 +28,9 @@ class AuditOptions:
     root: str = "/"
     configs: tuple[str, ...] = ()
     hostname: str | None = None
+    # `--database-url [APP=]URL` values; they may hold a password, so they are never shown.
+    database_urls: tuple[str, ...] = field(default=(), repr=False)
+    database_timeout: float = 5.0
 
 
 def collect(options: AuditOptions) -> Snapshot:
@@ -35,7 +39,10 @@ def collect(options: AuditOptions) -> Snapshot:
         HostOptions(root=options.root, configs=options.configs, hostname=options.hostname)
     )
     # Further collectors (proxy, live, database) add their part with `dataclasses.replace`.
-    return snapshot
+    database, problems = collect_database(
+        snapshot, DatabaseOptions(urls=options.database_urls, timeout=options.database_timeout)
+    )
+    return replace(snapshot, database=database, problems=(*snapshot.problems, *problems))
 
 
 def evaluate(snapshots: Sequence[Snapshot], *, checks: Iterable[Check] | None = None) -> Report:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from mxguard.database_facts import DatabaseFacts
+
 SCHEMA_VERSION = 1
 
 
@@ -229,6 +231,7 @@ class Snapshot:
     sockets: tuple[Socket, ...] = ()
     installations: tuple[Installation, ...] = ()
     problems: tuple[Problem, ...] = ()
+    database: DatabaseFacts | None = None
 
     def account(self, name: str | None) -> Account | None:
         """Return the account called `name`, or None."""

@@ -9,5 +9,6 @@ from mxguard.checks import (  # noqa: F401 - imported for their registrations
     s04_files,
     s06_network,
     s08_admin,
+    s10_database,
     s10_development,
 )
