@@ -100,8 +100,23 @@ def _admin_outcomes(db: DatabaseAccess, audit: AdminAudit) -> Iterator[Outcome]:
             account=audit.admin_user,
             **_where(db),
         )
+    # Accounts that pass make one finding per database; every other verdict is its own.
+    cleared = [a for a in audit.accounts if a.verdict == "not-default"]
+    if cleared:
+        formats = sorted({a.hash_format for a in cleared})
+        yield passed(
+            db.subject,
+            f"{len(cleared)} admin account(s) tested, none with a default password: "
+            + ", ".join(_who(a) + (f" ({_state(a)})" if _state(a) else "") for a in cleared[:10])
+            + (f" and {len(cleared) - 10} more" if len(cleared) > 10 else ""),
+            accounts=[a.name for a in cleared],
+            hash_formats=formats,
+            **_where(db),
+            **counts,
+        )
     for account in audit.accounts:
-        yield _admin_outcome(db, account, counts)
+        if account.verdict != "not-default":
+            yield _admin_outcome(db, account, counts)
 
 
 def _admin_outcome(db: DatabaseAccess, account: AdminAccount, counts: dict[str, int]) -> Outcome:
@@ -130,13 +145,6 @@ def _admin_outcome(db: DatabaseAccess, account: AdminAccount, counts: dict[str, 
         if account.default_kind != "development":
             outcome = replace(outcome, severity=Severity.HIGH)
         return outcome
-    if account.verdict == "not-default":
-        suffix = f" ({state})" if state else ""
-        return passed(
-            db.subject,
-            f"the {account.hash_format} hash of {who}{suffix} matches none of the defaults tried",
-            **evidence,
-        )
     shape = f": {account.hash_shape}" if account.hash_shape else ""
     reason = account.reason or "it could not be tested"
     if account.hash_format == "unknown":
