@@ -106,17 +106,20 @@ def _targets(
     by_app: dict[str, Target] = {}
     standalone: list[Target] = []
 
-    # A bare URL belongs to the only installation; with several it is ambiguous.
+    # A bare URL belongs to the only installation with an m2ee config (or the only one at
+    # all, when none has a config); with several it is ambiguous.
+    configured = [i.name for i in snapshot.installations if i.config_files]
+    candidates = list(dict.fromkeys(configured or installations))
     for option in urls:
         name = option.installation
-        if name is None and len(installations) == 1:
-            name = next(iter(installations))
-        elif name is None and len(installations) > 1:
+        if name is None and len(candidates) == 1:
+            name = candidates[0]
+        elif name is None and len(candidates) > 1:
             problems.append(
                 Problem(
                     subject=option.target.subject,
                     message=(
-                        f"--database-url without APP= is ambiguous: {len(installations)} "
+                        f"--database-url without APP= is ambiguous: {len(candidates)} "
                         "installations were found; write --database-url APP=URL"
                     ),
                 )
@@ -131,8 +134,9 @@ def _targets(
     targets: list[Target] = []
     skipped: list[DatabaseAccess] = []
     for installation in snapshot.installations:
+        # One URL serves one installation: the first of that name (configured ones come first).
         if installation.name in by_app:
-            targets.append(by_app[installation.name])
+            targets.append(by_app.pop(installation.name))
             continue
         target, why = _from_settings(snapshot, installation)
         if target is None:
