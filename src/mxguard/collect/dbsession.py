@@ -293,7 +293,7 @@ class _SqlServer(Session):
             )
             self.server_version = str(self.query("SELECT @@VERSION")[0][0]).splitlines()[0]
         except pymssql.Error as exc:
-            raise SessionError(_first_line(exc)) from None
+            raise SessionError(_mssql_message(exc)) from None
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
@@ -301,7 +301,7 @@ class _SqlServer(Session):
             cursor.execute(sql, tuple(params) or None)
             return [tuple(row) for row in cursor.fetchall()]
         except self._errors as exc:
-            raise SessionError(_first_line(exc)) from None
+            raise SessionError(_mssql_message(exc)) from None
 
     def quote(self, name: str) -> str:
         return "[" + name.replace("]", "]]") + "]"
@@ -342,6 +342,18 @@ def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return " ".join(lines[:2])
+
+
+def _mssql_message(exc: BaseException) -> str:
+    # pymssql errors carry (code, bytes) pairs whose bytes hold several DB-Lib lines.
+    args: tuple[Any, ...] = tuple(exc.args)
+    if len(args) == 1 and isinstance(args[0], tuple):
+        args = args[0]
+    if len(args) >= 2 and isinstance(args[1], bytes):
+        lines = args[1].decode("utf-8", "replace").splitlines()
+        wanted = [line.strip() for line in lines if line.strip() and "DB-Lib" not in line]
+        return "; ".join(list(dict.fromkeys(wanted))[:3]) or f"error {args[0]}"
+    return _first_line(exc)
 
 
 def _mysql_message(exc: BaseException) -> str:

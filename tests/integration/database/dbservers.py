@@ -150,7 +150,7 @@ class Server:
                 ("system$userrole", "id"),
                 ("system$userroles", "system$userid"),
             ):
-                cursor.execute(f"SELECT * FROM {q(table)} ORDER BY {q(order)}")
+                cursor.execute(f"SELECT * FROM {q(table)} ORDER BY {q(order)}")  # noqa: S608
                 result.extend((table, *row) for row in cursor.fetchall())
             connection.rollback()
         return result
@@ -208,7 +208,7 @@ def create_mendix_schema(
     )
     for account in accounts:
         cursor.execute(
-            f"INSERT INTO {q('system$user')} (id, name, password, active, blocked, "
+            f"INSERT INTO {q('system$user')} (id, name, password, active, blocked, "  # noqa: S608
             "webserviceuser, isanonymous) VALUES (%s, %s, %s, %s, %s, %s, %s)",
             (account.id, account.name, account.hash, account.active, account.blocked, False, False),
         )
@@ -229,11 +229,12 @@ def create_mendix_schema(
             if role not in roles:
                 roles[role] = 100 + len(roles)
                 cursor.execute(
-                    f"INSERT INTO {q('system$userrole')} (id, name) VALUES (%s, %s)",
+                    f"INSERT INTO {q('system$userrole')} (id, name) VALUES (%s, %s)",  # noqa: S608
                     (roles[role], role),
                 )
             cursor.execute(
-                f"INSERT INTO {q('system$userroles')} VALUES (%s, %s)", (account.id, roles[role])
+                f"INSERT INTO {q('system$userroles')} VALUES (%s, %s)",  # noqa: S608
+                (account.id, roles[role]),
             )
 
 
@@ -253,12 +254,12 @@ def fill_huge(
         else f"seq_2_to_{users + 1} AS s"
     )
     cursor.execute(
-        f"INSERT INTO {q('system$user')} (id, name, password, active, blocked) "
+        f"INSERT INTO {q('system$user')} (id, name, password, active, blocked) "  # noqa: S608
         f"SELECT seq, CONCAT('user', seq), %s, TRUE, FALSE FROM {source}",
         (strong,),
     )
     cursor.execute(
-        f"INSERT INTO {q('system$userroles')} SELECT id, 100 FROM {q('system$user')} "
+        f"INSERT INTO {q('system$userroles')} SELECT id, 100 FROM {q('system$user')} "  # noqa: S608
         f"WHERE id BETWEEN 2 AND {admins + 1}"
     )
     return strong

@@ -163,7 +163,7 @@ def test_given_a_session_when_a_write_is_attempted_then_the_server_refuses_it(
     q = session.quote
     try:
         with pytest.raises(SessionError, match="(?i)read.only"):
-            session.query(f"UPDATE {q('system$user')} SET {q('name')} = 'x' WHERE 1 = 0")
+            session.query(f"UPDATE {q('system$user')} SET {q('name')} = 'x' WHERE 1 = 0")  # noqa: S608
     finally:
         session.close()
 
@@ -260,21 +260,22 @@ def silent_listener() -> Iterator[int]:
         listener.close()
 
 
-@pytest.mark.parametrize("scheme", ["postgresql", "mysql"])
+@pytest.mark.parametrize("scheme", ["postgresql", "mysql", "sqlserver"])
 def test_given_a_server_that_never_answers_then_an_error_within_the_timeout(
     scheme: str, silent_listener: int
 ) -> None:
     started = time.monotonic()
-    _, report = _audit(f"app={scheme}://u:secretpw99@127.0.0.1:{silent_listener}/db", timeout=2)
+    _, report = _audit(f"app={scheme}://u:secretpw99@127.0.0.1:{silent_listener}/db", timeout=1)
     elapsed = time.monotonic() - started
 
     (finding,) = _about(report, "admin-account-has-default-password")
     assert finding.status is Status.ERROR
-    assert elapsed < 15
+    # FreeTDS overruns its login timeout; the collector's own deadline cuts it off.
+    assert elapsed < 10
     assert "secretpw99" not in finding.message
 
 
-@pytest.mark.parametrize("scheme", ["postgresql", "mysql"])
+@pytest.mark.parametrize("scheme", ["postgresql", "mysql", "sqlserver"])
 def test_given_an_unreachable_server_then_an_error_and_the_audit_goes_on(scheme: str) -> None:
     port = free_port()
     _, report = _audit(f"app={scheme}://u:secretpw99@127.0.0.1:{port}/db", timeout=2)
