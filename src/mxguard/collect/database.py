@@ -18,12 +18,19 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from mxguard.collect import hashes
 from mxguard.collect.dbsession import Row, Session, SessionError, open_session
-from mxguard.collect.dbtarget import Target, dialect_of, parse_url_option, scrub, split_host
+from mxguard.collect.dbtarget import (
+    Target,
+    dialect_of,
+    parse_url_option,
+    scrub,
+    split_host,
+    subject_of,
+)
 from mxguard.database_facts import AdminAccount, AdminAudit, DatabaseAccess, DatabaseFacts
 from mxguard.discovery.m2ee import load_m2ee
 from mxguard.discovery.rootfs import Root
@@ -63,6 +70,14 @@ class _Account:
     admin_roles: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Read:
+    access: DatabaseAccess
+    accounts: list[_Account] = field(default_factory=list)
+    audit: AdminAudit | None = None
+    started: float = 0.0
+
+
 def collect_database(
     snapshot: Snapshot, options: DatabaseOptions
 ) -> tuple[DatabaseFacts, list[Problem]]:
@@ -72,10 +87,10 @@ def collect_database(
     if not targets and not skipped:
         return DatabaseFacts(reason="no installation and no --database-url name a database"), []
 
-    examined: list[DatabaseAccess] = []
+    reads: list[_Read] = []
     slots = threading.BoundedSemaphore(MAX_PARALLEL_DATABASES)
 
-    def examine(target: Target) -> DatabaseAccess:
+    def examine(target: Target) -> _Read:
         with slots:
             return _examine(target, options.timeout)
 
@@ -86,9 +101,12 @@ def collect_database(
     for target, waiter in pending:
         result = waiter(deadline * (1 + len(targets) // MAX_PARALLEL_DATABASES))
         if isinstance(result, BaseException):
-            examined.append(_failed(target, result))
+            reads.append(_Read(access=_failed(target, result)))
         else:
-            examined.append(result)
+            reads.append(result)
+
+    # The sessions are closed; the hashes are tested on the host, all within one budget.
+    examined = _judge_all(reads)
     return DatabaseFacts(databases=tuple(skipped + examined)), problems
 
 
@@ -170,7 +188,8 @@ def _from_settings(
     if not settings.database_host or not settings.database_name:
         return None, replace(base, dialect=dialect, reason="DatabaseHost or DatabaseName is unset")
     host, port = split_host(settings.database_host, dialect)
-    base = replace(base, dialect=dialect, host=host, port=port)
+    subject = subject_of(settings.database_name, host, port)
+    base = replace(base, subject=subject, dialect=dialect, host=host, port=port)
     if snapshot.mode is Mode.OFFLINE:
         why = (
             f"an offline tree ({snapshot.root}): its database host is not reachable from here; "
@@ -203,13 +222,14 @@ def _from_settings(
     return target, base
 
 
-def _examine(target: Target, timeout: float) -> DatabaseAccess:
+def _examine(target: Target, timeout: float) -> _Read:
     access = _access(target)
     started = time.monotonic()
     try:
         session = open_session(target, timeout=timeout)
     except SessionError as exc:
-        return replace(access, status="error", reason=_clean(target, f"cannot connect: {exc}"))
+        why = _clean(target, f"cannot connect: {exc}")
+        return _Read(access=replace(access, status="error", reason=why))
 
     try:
         access = replace(access, status="examined", server_version=session.server_version)
@@ -219,13 +239,17 @@ def _examine(target: Target, timeout: float) -> DatabaseAccess:
             accounts, audit = _read_admins(session, target)
         except SessionError as exc:
             problem = _clean(target, f"reading the Mendix user tables failed: {exc}")
-            return replace(access, admins_problem=problem, admins_problem_status="error")
+            return _Read(
+                access=replace(access, admins_problem=problem, admins_problem_status="error")
+            )
         except _NotMendix as exc:
-            return replace(access, admins_problem=str(exc), admins_problem_status="skip")
+            return _Read(
+                access=replace(access, admins_problem=str(exc), admins_problem_status="skip")
+            )
     finally:
         session.close()
     logger.info("read %d admin accounts from %s", len(accounts), target.subject)
-    return replace(access, admins=_judge_all(accounts, audit, started))
+    return _Read(access=access, accounts=accounts, audit=audit, started=started)
 
 
 def _access(target: Target) -> DatabaseAccess:
@@ -329,8 +353,8 @@ def _account(row: Row, *, is_named_admin: bool, roles: tuple[str, ...]) -> _Acco
     )
 
 
-def _judge_all(accounts: list[_Account], audit: AdminAudit, started: float) -> AdminAudit:
-    # BCrypt is slow by design: a few accounts at a time, all within one time budget.
+def _judge_all(reads: list[_Read]) -> list[DatabaseAccess]:
+    # BCrypt is slow by design: a few hashes at a time, every database within one budget.
     deadline = time.monotonic() + HASH_BUDGET_SECONDS
 
     def judge(account: _Account) -> AdminAccount:
@@ -349,13 +373,22 @@ def _judge_all(accounts: list[_Account], audit: AdminAudit, started: float) -> A
         )
 
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL_HASHES) as pool:
-        judged = list(pool.map(judge, accounts))
-    return replace(
-        audit,
-        accounts=tuple(sorted(judged, key=lambda a: (not a.is_named_admin, a.name))),
-        checked=sum(1 for a in judged if a.verdict != "unchecked"),
-        elapsed_seconds=round(time.monotonic() - started, 2),
-    )
+        futures = [[pool.submit(judge, a) for a in read.accounts] for read in reads]
+        judged = [[future.result() for future in batch] for batch in futures]
+
+    results = []
+    for read, accounts in zip(reads, judged, strict=True):
+        if read.audit is None:
+            results.append(read.access)
+            continue
+        audit = replace(
+            read.audit,
+            accounts=tuple(sorted(accounts, key=lambda a: (not a.is_named_admin, a.name))),
+            checked=sum(1 for a in accounts if a.verdict != "unchecked"),
+            elapsed_seconds=round(time.monotonic() - read.started, 2),
+        )
+        results.append(replace(read.access, admins=audit))
+    return results
 
 
 def _guarded(target: Target, what: str, read: Callable[[], T]) -> T | None:

@@ -56,8 +56,7 @@ class Target:
     @property
     def subject(self) -> str:
         """Return the subject of findings about this database: `db:NAME@HOST`."""
-        where = self.host if self.port is None else _join(self.host, self.port)
-        return f"db:{self.name or '?'}@{where or '?'}"
+        return subject_of(self.name, self.host, self.port)
 
     @property
     def is_local(self) -> bool | None:
@@ -73,6 +72,12 @@ class UrlOption:
 
     installation: str | None
     target: Target
+
+
+def subject_of(name: str, host: str, port: int | None) -> str:
+    """Return the subject `db:NAME@HOST:PORT` (IPv6 hosts in brackets)."""
+    where = host if port is None or not host else _join(host, port)
+    return f"db:{name or '?'}@{where or '?'}"
 
 
 def dialect_of(database_type: str) -> tuple[str, str]:
