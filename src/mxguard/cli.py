@@ -16,6 +16,7 @@ from typing import TextIO
 
 from mxguard import __version__, engine, snapshot_io
 from mxguard.checks.registry import catalog
+from mxguard.collect.database import parse_urls
 from mxguard.errors import MxguardError, UsageError
 from mxguard.model import Report, Severity
 from mxguard.report import Format, render
@@ -129,9 +130,11 @@ def _audit_options(args: argparse.Namespace) -> engine.AuditOptions:
         raise UsageError(f"--ca-bundle {args.ca_bundle}: no such file")
     if args.from_outside is not None and not args.from_outside.strip():
         raise UsageError("--from-outside needs a host name or address")
+    parse_urls(args.database_url)
     return engine.AuditOptions(
         root=args.root,
         configs=tuple(args.config),
+        database_urls=tuple(args.database_url),
         urls=tuple(args.url),
         ca_bundle=args.ca_bundle,
         from_outside=args.from_outside,
@@ -253,6 +256,17 @@ def _discovery_options(parser: argparse.ArgumentParser) -> None:
         "--try-default-admin-passwords",
         action="store_true",
         help="try a short fixed list of default admin passwords once each on admin ports",
+    )
+    parser.add_argument(
+        "--database-url",
+        action="append",
+        default=[],
+        metavar="[APP=]URL",
+        help=(
+            "examine this database for installation APP (or the only one), e.g. "
+            "postgresql://user@host:5432/db or mysql://…; the password may come from "
+            "$MXGUARD_DATABASE_PASSWORD instead of the URL (repeatable)"
+        ),
     )
 
 

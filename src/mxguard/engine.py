@@ -6,15 +6,15 @@ exception, and the run goes on.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from mxguard import __version__
 from mxguard.checks.registry import Check, Outcome, catalog
+from mxguard.collect.database import DatabaseOptions, collect_database
 from mxguard.collect.host import HostOptions, collect_host
 from mxguard.collect.live import LiveOptions, collect_live
 from mxguard.facts import ConfigFile, Installation, Mode, Problem, Snapshot, Visibility
@@ -37,6 +37,9 @@ class AuditOptions:
     try_default_admin_passwords: bool = False
     probe_limits: Limits = Limits()
     show_progress: bool | None = None
+    # `--database-url [APP=]URL` values; they may hold a password, so they are never shown.
+    database_urls: tuple[str, ...] = field(default=(), repr=False)
+    database_timeout: float = 5.0
 
 
 def collect(options: AuditOptions) -> Snapshot:
@@ -49,8 +52,11 @@ def collect(options: AuditOptions) -> Snapshot:
     # Further collectors (proxy, live, database) add their part with `dataclasses.replace`.
     if snapshot.mode is Mode.LIVE:
         live = collect_live(_live_options(options), snapshot.installations, snapshot.sockets)
-        snapshot = dataclasses.replace(snapshot, live=live)
-    return snapshot
+        snapshot = replace(snapshot, live=live)
+    database, problems = collect_database(
+        snapshot, DatabaseOptions(urls=options.database_urls, timeout=options.database_timeout)
+    )
+    return replace(snapshot, database=database, problems=(*snapshot.problems, *problems))
 
 
 def _live_options(options: AuditOptions) -> LiveOptions:

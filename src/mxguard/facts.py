@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from mxguard.database_facts import DatabaseFacts
 from mxguard.live.facts import LiveFacts
 
 SCHEMA_VERSION = 1
@@ -232,6 +233,7 @@ class Snapshot:
     installations: tuple[Installation, ...] = ()
     problems: tuple[Problem, ...] = ()
     live: LiveFacts | None = None
+    database: DatabaseFacts | None = None
 
     def account(self, name: str | None) -> Account | None:
         """Return the account called `name`, or None."""

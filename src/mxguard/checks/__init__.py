@@ -14,5 +14,6 @@ from mxguard.checks import (  # noqa: F401 - imported for their registrations
     s08_admin,
     s08_live,
     s09_live,
+    s10_database,
     s10_development,
 )
