@@ -120,7 +120,17 @@ def _audit_options(args: argparse.Namespace) -> engine.AuditOptions:
     for path in args.config:
         if not os.path.isfile(path):
             raise UsageError(f"--config {path}: no such file")
-    return engine.AuditOptions(root=args.root, configs=tuple(args.config))
+    for path in args.proxy_config:
+        if not os.path.isfile(path):
+            raise UsageError(f"--proxy-config {path}: no such file")
+    if args.ca_bundle is not None and not os.path.isfile(args.ca_bundle):
+        raise UsageError(f"--ca-bundle {args.ca_bundle}: no such file")
+    return engine.AuditOptions(
+        root=args.root,
+        configs=tuple(args.config),
+        proxy_configs=tuple(args.proxy_config),
+        ca_bundle=args.ca_bundle,
+    )
 
 
 @contextlib.contextmanager
@@ -200,6 +210,19 @@ def _discovery_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="M2EE_YAML",
         help="an m2ee config to audit, as `m2ee -c` would use it (repeatable)",
+    )
+    parser.add_argument(
+        "--proxy-config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a reverse-proxy config (nginx, Apache httpd or IIS web.config), told apart "
+        "by content, audited besides what discovery finds (repeatable)",
+    )
+    parser.add_argument(
+        "--ca-bundle",
+        metavar="PEM",
+        help="an internal CA's certificates, trusted besides the system store",
     )
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from mxguard import __version__
 from mxguard.checks.registry import Check, Outcome, catalog
 from mxguard.collect.host import HostOptions, collect_host
+from mxguard.collect.proxy import ProxyOptions, collect_proxy
 from mxguard.facts import Snapshot
 from mxguard.model import Finding, Report, Status
 
@@ -27,6 +28,8 @@ class AuditOptions:
     root: str = "/"
     configs: tuple[str, ...] = ()
     hostname: str | None = None
+    proxy_configs: tuple[str, ...] = ()
+    ca_bundle: str | None = None
 
 
 def collect(options: AuditOptions) -> Snapshot:
@@ -35,6 +38,11 @@ def collect(options: AuditOptions) -> Snapshot:
         HostOptions(root=options.root, configs=options.configs, hostname=options.hostname)
     )
     # Further collectors (proxy, live, database) add their part with `dataclasses.replace`.
+    proxy = collect_proxy(
+        ProxyOptions(root=options.root, configs=options.proxy_configs, ca_bundle=options.ca_bundle),
+        snapshot.accounts,
+    )
+    snapshot = replace(snapshot, proxy=proxy)
     return snapshot
 
 

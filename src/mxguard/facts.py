@@ -13,6 +13,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from mxguard.proxy.model import ProxyFacts
+
 SCHEMA_VERSION = 1
 
 
@@ -229,6 +231,7 @@ class Snapshot:
     sockets: tuple[Socket, ...] = ()
     installations: tuple[Installation, ...] = ()
     problems: tuple[Problem, ...] = ()
+    proxy: ProxyFacts | None = None
 
     def account(self, name: str | None) -> Account | None:
         """Return the account called `name`, or None."""

@@ -7,7 +7,10 @@ from mxguard.checks import (  # noqa: F401 - imported for their registrations
     s00_collection,
     s03_accounts,
     s04_files,
+    s05_proxy,
     s06_network,
+    s07_proxy,
     s08_admin,
+    s09_proxy,
     s10_development,
 )
