@@ -17,6 +17,7 @@ import os
 import posixpath
 import re
 import stat
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from typing import Any
 import psutil
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import verification
 
@@ -181,9 +183,17 @@ def _trust_store(root: Root, ca_bundle: str | None) -> list[x509.Certificate]:
 def _load_pems(path: str) -> list[x509.Certificate]:
     try:
         with open(path, "rb") as handle:
-            return x509.load_pem_x509_certificates(handle.read(64 * MAX_PEM_BYTES))
-    except (OSError, ValueError):
+            data = handle.read(64 * MAX_PEM_BYTES)
+    except OSError:
         return []
+    # Some authorities in system stores carry non-positive serial numbers; cryptography
+    # warns about each. They are still trust anchors, so the warning is not the user's news.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        try:
+            return x509.load_pem_x509_certificates(data)
+        except ValueError:
+            return []
 
 
 def _tls_files(
@@ -297,6 +307,10 @@ def _verify_chain(
             verification.PolicyBuilder()
             .store(verification.Store(store))
             .time(moment)
+            .extension_policies(
+                ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(),
+                ee_policy=_LEAF_POLICY,
+            )
             .build_server_verifier(subject)
         )
         verifier.verify(leaf, intermediates)
@@ -305,6 +319,13 @@ def _verify_chain(
     except ValueError as exc:
         return "unknown", str(exc)
     return "trusted", ""
+
+
+# The leaf's extensions are judged loosely (a critical subjectAltName or extendedKeyUsage,
+# which browsers accept, is not a failure of trust); the chain to an anchor is what counts.
+_LEAF_POLICY = verification.ExtensionPolicy.permit_all().require_present(
+    x509.SubjectAlternativeName, verification.Criticality.AGNOSTIC, None
+)
 
 
 def _key_facts(
