@@ -26,8 +26,8 @@ from typing import Any
 import psutil
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.hazmat.primitives import serialization
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import verification
 
 from mxguard.discovery.rootfs import Root
