@@ -175,17 +175,17 @@ def apache_config(tmp_path: Path, app: App, tls: TlsFiles) -> Callable[..., Path
         files = tls_files or tls
         prefix = tmp_path / "apache"
         prefix.mkdir(parents=True, exist_ok=True)
-        path = render(
-            FIXTURES / "apache" / name,
-            prefix / name,
-            prefix=str(prefix),
-            modules=APACHE_MODULES,
-            app=app.base,
-            cert=files.cert,
-            key=files.key,
-            port=str(app.port),
-            version=app.version,
-        )
+        values = {
+            "prefix": str(prefix),
+            "modules": APACHE_MODULES,
+            "app": app.base,
+            "cert": files.cert,
+            "key": files.key,
+            "port": str(app.port),
+            "version": app.version,
+        }
+        render(FIXTURES / "apache" / "base.inc", prefix / "base.inc", **values)
+        path = render(FIXTURES / "apache" / name, prefix / name, **values)
         if check:
             assert_apache_accepts(path, prefix)
         return path

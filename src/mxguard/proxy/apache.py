@@ -39,6 +39,7 @@ from mxguard.proxy.model import (
     Route,
     Site,
     Tls,
+    route_path_matches,
 )
 
 MAX_BYTES = 16 * 1024 * 1024
@@ -295,7 +296,9 @@ def _site(
     tls = _tls(body, top) if is_tls else None
     tokens = _last([], top, "servertokens")
     server_tokens = not (tokens and tokens.args[0].lower() in ("prod", "productonly"))
-    builder = _Routes(body=body, top=top, docroot=docroot, server_tokens=server_tokens)
+    builder = _Routes(
+        body=body, top=top, docroot=docroot, server_tokens=server_tokens, origin=origin
+    )
     return Site(
         name=name,
         server_names=names,
@@ -351,6 +354,7 @@ class _Routes:
     top: Sequence[Node]
     docroot: str
     server_tokens: bool
+    origin: Origin
     routes: list[Route] = field(default_factory=list)
     restricted: list[tuple[str, str]] = field(default_factory=list)
 
@@ -371,19 +375,17 @@ class _Routes:
                     self._proxy(node, location.args[0], node.args[0], match)
         for node in self.body:
             self._alias_or_redirect(node)
-        self._add(
-            Node(name="DocumentRoot", args=[self.docroot], file="", line=0),
-            match="prefix",
-            path="/",
-            kind="static",
-            static_root=self.docroot,
-            origin=self._docroot_origin(),
-        )
+        if not any(_is_catch_all(r) for r in self.routes):
+            docroot = _last(self.body, self.top, "documentroot")
+            self._add(
+                docroot or Node(name="DocumentRoot", args=[], file="", line=0),
+                match="prefix",
+                path="/",
+                kind="static",
+                static_root=self.docroot,
+                origin=None if docroot else self.origin,
+            )
         return tuple(self.routes)
-
-    def _docroot_origin(self) -> Origin:
-        node = _last(self.body, self.top, "documentroot")
-        return Origin(file=node.file, line=node.line) if node else Origin(file="", line=0)
 
     def _location_access(self, location: Node) -> None:
         body = location.children or []
@@ -474,6 +476,8 @@ class _Routes:
         **extra: Any,
     ) -> None:
         where = origin or Origin(file=node.file, line=node.line)
+        if match == "prefix" and kind in ("proxy", "static"):
+            self._location_variants(path, kind, extra)
         request = self._headers(path, "requestheader") if kind == "proxy" else ()
         response = self._headers(path, "header")
         restricted = any(_prefix_or_regex(m, p, path) for m, p in self.restricted)
@@ -491,6 +495,31 @@ class _Routes:
                 **extra,
             )
         )
+
+    def _location_variants(self, path: str, kind: str, extra: dict[str, Any]) -> None:
+        """Add a route for each `<Location>` below `path` whose headers differ from it.
+
+        httpd merges a `<Location>`'s headers into every request below it, so the part of
+        a `ProxyPass /` under `<Location /xas/>` sends other headers than the rest.
+        """
+        for location in self.body:
+            if location.key != "location" or not location.args:
+                continue
+            below = location.args[0]
+            if below == path or not below.startswith(path.rstrip("/") + "/"):
+                continue
+            if not any(n.key in ("header", "requestheader") for n in location.children or []):
+                continue
+            if any(r.path == below and r.match == "prefix" for r in self.routes):
+                continue
+            self._add(
+                location,
+                match="prefix",
+                path=below,
+                kind=kind,
+                origin=Origin(file=location.file, line=location.line),
+                **extra,
+            )
 
     def _headers(self, path: str, key: str) -> tuple[Header, ...]:
         """Return the headers of `key` that apply to `path`: server, host, then locations."""
@@ -554,6 +583,13 @@ def _merge(tables: dict[bool, dict[str, Header]], node: Node, *, is_request: boo
             always=header.always,
             condition=condition,
         )
+
+
+def _is_catch_all(route: Route) -> bool:
+    probes = ("/", "/index.html", "/xas/", "/a/b.js")
+    return route.kind in ("proxy", "redirect", "deny") and all(
+        route_path_matches(route, probe) for probe in probes
+    )
 
 
 def _rewrite_flags(text: str) -> list[str]:
