@@ -160,8 +160,9 @@ def parse_nginx(path: str, *, prefix: str | None = None, root: Root | None = Non
     for block in http_blocks:
         _collect_upstreams(block, context)
         scope = _apply(_Scope(), block, context)
+        outer_tls = _tls(block)
         sites.extend(
-            _site(server, scope, context, block)
+            _site(server, scope, context, outer_tls)
             for server in block
             if server["directive"] == "server"
         )
@@ -249,7 +250,7 @@ def _absolute(path: str, prefix: str) -> str:
     return path if path.startswith("/") else posixpath.normpath(posixpath.join(prefix, path))
 
 
-def _site(server: Mapping[str, Any], outer: _Scope, context: _Context, http: Block) -> Site:
+def _site(server: Mapping[str, Any], outer: _Scope, context: _Context, http: Tls) -> Site:
     block = server.get("block", [])
     scope = _apply(outer, block, context)
     listens = tuple(_listens(block, server))
@@ -356,9 +357,8 @@ def _tls(block: Block) -> Tls:
     )
 
 
-def inherit_tls(http_block: Block, tls: Tls) -> Tls:
+def inherit_tls(outer: Tls, tls: Tls) -> Tls:
     """Return `tls` completed with what the http level sets and the server does not."""
-    outer = _tls(http_block)
     return Tls(
         protocols=tls.protocols or outer.protocols,
         protocols_origin=tls.protocols_origin or outer.protocols_origin,
