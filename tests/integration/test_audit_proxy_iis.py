@@ -6,7 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from conftest import FIXTURES, App, Findings, render
-
 from mxguard.proxy.iis import parse_iis
 
 

@@ -219,7 +219,7 @@ def _cert_outcomes(
             yield skipped(subject, f"the certificate is {facts.status}: {facts.problem}", **where)
             continue
         assert callable(judge)  # noqa: S101
-        yield from judge(snapshot, site, facts, subject, where)
+        yield from judge(snapshot, view, facts, subject, where)
 
 
 @check(
@@ -234,7 +234,11 @@ def tls_certificate_unusable(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail a certificate file that is missing or not a certificate."""
 
     def judge(
-        snapshot: Snapshot, site: Site, facts: TlsFileFacts, subject: str, where: dict[str, object]
+        snapshot: Snapshot,
+        view: SiteView,
+        facts: TlsFileFacts,
+        subject: str,
+        where: dict[str, object],
     ) -> Iterator[Outcome]:
         if facts.status == "ok":
             yield passed(subject, f"certificate for {', '.join(facts.names)}", **where)
@@ -258,7 +262,11 @@ def tls_certificate_expired(snapshot: Snapshot) -> Iterator[Outcome]:
     """Judge the certificate's validity period against the time of collection."""
 
     def judge(
-        snapshot: Snapshot, site: Site, facts: TlsFileFacts, subject: str, where: dict[str, object]
+        snapshot: Snapshot,
+        view: SiteView,
+        facts: TlsFileFacts,
+        subject: str,
+        where: dict[str, object],
     ) -> Iterator[Outcome]:
         now = datetime.fromisoformat(snapshot.collected_at.replace("Z", "+00:00"))
         not_after = datetime.fromisoformat(facts.not_after)
@@ -297,9 +305,13 @@ def tls_certificate_name_mismatch(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail server names that the certificate does not cover."""
 
     def judge(
-        snapshot: Snapshot, site: Site, facts: TlsFileFacts, subject: str, where: dict[str, object]
+        snapshot: Snapshot,
+        view: SiteView,
+        facts: TlsFileFacts,
+        subject: str,
+        where: dict[str, object],
     ) -> Iterator[Outcome]:
-        names = [n for n in site.server_names if n not in ("_", "") and not n.startswith("~")]
+        names = [n for n in view.site.server_names if n not in ("_", "") and not n.startswith("~")]
         names = [n.lstrip(".") if not n.startswith("*") else n for n in names]
         if not names:
             yield skipped(subject, "the site has no server name to compare", **where)
@@ -328,7 +340,11 @@ def tls_certificate_untrusted(snapshot: Snapshot) -> Iterator[Outcome]:
     """Judge whether the certificate chains to the system store or --ca-bundle."""
 
     def judge(
-        snapshot: Snapshot, site: Site, facts: TlsFileFacts, subject: str, where: dict[str, object]
+        snapshot: Snapshot,
+        view: SiteView,
+        facts: TlsFileFacts,
+        subject: str,
+        where: dict[str, object],
     ) -> Iterator[Outcome]:
         if facts.chain_status == "trusted":
             yield passed(subject, "chains to a trusted authority", **where)
@@ -353,7 +369,11 @@ def tls_key_mismatch(snapshot: Snapshot) -> Iterator[Outcome]:
     """Compare the key's public half with the certificate's."""
 
     def judge(
-        snapshot: Snapshot, site: Site, facts: TlsFileFacts, subject: str, where: dict[str, object]
+        snapshot: Snapshot,
+        view: SiteView,
+        facts: TlsFileFacts,
+        subject: str,
+        where: dict[str, object],
     ) -> Iterator[Outcome]:
         ev = {**where, "key": facts.key_file}
         if facts.key_matches is True:
@@ -379,12 +399,16 @@ def tls_key_readable_by_others(snapshot: Snapshot) -> Iterator[Outcome]:
     """Judge the owner and mode of each private key file."""
 
     def judge(
-        snapshot: Snapshot, site: Site, facts: TlsFileFacts, subject: str, where: dict[str, object]
+        snapshot: Snapshot,
+        view: SiteView,
+        facts: TlsFileFacts,
+        subject: str,
+        where: dict[str, object],
     ) -> Iterator[Outcome]:
         if facts.key_uid < 0:
             yield skipped(subject, f"the key file is {facts.key_status}: {facts.key_problem}")
             return
-        proxy_user = _proxy_user(snapshot, site)
+        proxy_user = view.config.user.split()[0] if view.config.user else ""
         trusted = {"root", proxy_user} - {""}
         ev = {
             **where,
@@ -406,15 +430,6 @@ def tls_key_readable_by_others(snapshot: Snapshot) -> Iterator[Outcome]:
             yield passed(subject, f"the private key is mode {facts.key_mode:04o}", **ev)
 
     return _cert_outcomes(snapshot, judge)
-
-
-def _proxy_user(snapshot: Snapshot, site: Site) -> str:
-    if snapshot.proxy is None:
-        return ""
-    for config in snapshot.proxy.configs:
-        if site in config.sites:
-            return config.user.split()[0] if config.user else ""
-    return ""
 
 
 def _scheme_headers(route: Route) -> list[Header]:
