@@ -172,3 +172,28 @@ def test_an_unparseable_config_is_an_error_naming_file_and_line(
     ]
     assert errors
     assert errors[0]["evidence"]["line"] >= 1
+
+
+def test_static_content_from_the_wrong_places(
+    nginx_config: Callable[..., Path], app: App, tls: TlsFiles, audit: Callable[..., Findings]
+) -> None:
+    # Given / from /var/www/html, /mxclientsystem of another version, /admin/ to the runtime
+    config = nginx_config("wrong-static.conf")
+
+    found = run(audit, app, config, tls.ca)
+
+    assert mine(found, "root-not-served-from-web-folder", "fail")
+    client = mine(found, "mxclientsystem-not-served-statically", "fail")
+    assert client and "9.24.0" in str(client[0]["message"])
+    beyond = mine(found, "runtime-reached-beyond-handlers", "fail")
+    assert [f["subject"] for f in beyond] == ["route:shop.example.com:443 ^/(ws|rest|admin)/"]
+    assert "/admin/" in str(beyond[0]["message"])
+    assert mine(found, "runtime-reached-beyond-handlers", "pass")  # /xas/ is fine
+    docs = mine(found, "documentation-handler-open", "warn")
+    assert [f["subject"] for f in docs] == ["route:shop.example.com:443 /rest-doc/"]
+    # A report-only policy enforces nothing
+    assert "Report-Only" in str(mine(found, "csp-missing", "fail")[0]["message"])
+    # Without X-Frame-Options, a report-only frame-ancestors does not deny framing
+    assert mine(found, "framing-not-denied", "fail")
+    # And the plain-HTTP site redirects, but not to https://
+    assert mine(found, "plain-http-site-serves-content", "fail")

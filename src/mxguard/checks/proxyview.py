@@ -132,6 +132,25 @@ def site_views(snapshot: Snapshot) -> list[SiteView]:
         for config in snapshot.proxy.configs
         for site in config.sites
     ]
+    # A site that only redirects serves no app itself, but belongs to the apps of the sites
+    # that share its names: it is where users arrive with http://.
+    by_name: dict[str, list[Installation]] = {}
+    for view in views:
+        for name in view.site.server_names:
+            if name not in ("", "_"):
+                by_name.setdefault(name, []).extend(view.apps)
+    views = [
+        view
+        if view.apps
+        else SiteView(
+            config=view.config,
+            site=view.site,
+            apps=tuple(
+                dict.fromkeys(a for n in view.site.server_names for a in by_name.get(n, []))
+            ),
+        )
+        for view in views
+    ]
     tied = [view for view in views if view.apps]
     return tied or views
 

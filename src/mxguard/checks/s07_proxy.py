@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterator
 
 from mxguard.checks.proxyview import (
@@ -171,12 +172,27 @@ def runtime_reached_beyond_handlers(snapshot: Snapshot) -> Iterator[Outcome]:
 
 def _beyond(route: Route, handlers: tuple[str, ...], *, is_relative: bool) -> str:
     if route.match in ("regex", "regex-ci"):
+        for literal in _alternatives(route.path, is_relative=is_relative):
+            if not _is_handler_path(literal, handlers):
+                return literal
         for probe in _NON_HANDLER_PROBES:
             target = probe.lstrip("/") if is_relative else probe
             if route_path_matches(route, target):
                 return probe
         return ""
     return "" if _is_handler_path(route.path, handlers) else route.path
+
+
+_ALTERNATION = re.compile(r"^\^/?\(\??:?([\w|/.-]+)\)(/?)")
+
+
+def _alternatives(pattern: str, *, is_relative: bool) -> list[str]:
+    """Return the literal paths a `^/(a|b|c)/` pattern stands for; empty for other shapes."""
+    match = _ALTERNATION.match(pattern)
+    if match is None:
+        return []
+    tail = match.group(2)
+    return ["/" + alt.strip("/") + (tail or "") for alt in match.group(1).split("|") if alt]
 
 
 def _access(site: Site, path: str, apps: tuple[Installation, ...]) -> tuple[Route | None, bool]:
