@@ -35,7 +35,7 @@ from mxguard.facts import Account
 from mxguard.proxy.apache import parse_apache
 from mxguard.proxy.iis import parse_iis
 from mxguard.proxy.model import ProxyConfig, ProxyFacts, TlsFileFacts
-from mxguard.proxy.nginx import parse_nginx
+from mxguard.proxy.nginx import is_nginx_dump, parse_nginx, parse_nginx_dump
 
 logger = logging.getLogger(__name__)
 
@@ -85,10 +85,12 @@ def collect_proxy(options: ProxyOptions, accounts: Sequence[Account] = ()) -> Pr
 
 
 def detect_server(text: str, path: str) -> str:
-    """Return `nginx`, `apache` or `iis` for a configuration file's text."""
+    """Return `nginx`, `nginx-dump` (`nginx -T`), `apache` or `iis` for a file's text."""
     head = text.lstrip("\ufeff \t\r\n")
     if path.lower().endswith(".config") or head.startswith(("<?xml", "<configuration")):
         return "iis"
+    if is_nginx_dump(text):
+        return "nginx-dump"
     if re.search(r"^\s*<(VirtualHost|Directory|Location|IfModule|Files)\b", text, re.M | re.I):
         return "apache"
     if re.search(
@@ -165,6 +167,8 @@ def _parse(
         return parse_iis(path, root=reader_root)
     if server == "apache":
         return parse_apache(path, root=reader_root)
+    if server == "nginx-dump":
+        return parse_nginx_dump(path, prefix=prefix)
     return parse_nginx(path, prefix=prefix, root=reader_root)
 
 

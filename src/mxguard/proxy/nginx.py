@@ -20,6 +20,7 @@ import logging
 import os
 import posixpath
 import re
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -597,3 +598,49 @@ def _resolve_fallbacks(routes: list[Route]) -> None:
 
 def _replace(route: Route, **changes: Any) -> Route:
     return dataclasses.replace(route, **changes)
+
+
+_DUMP_HEADER = re.compile(r"^# configuration file (/.+):$")
+
+
+def is_nginx_dump(text: str) -> bool:
+    """Return whether `text` is the output of `nginx -T`."""
+    for line in text.splitlines()[:5]:
+        if _DUMP_HEADER.match(line):
+            return True
+    return False
+
+
+def parse_nginx_dump(path: str, *, prefix: str | None = None) -> ProxyConfig:
+    """Parse the output of `nginx -T` saved in `path`, as the files it shows.
+
+    Each file of the dump is laid out under a private temporary tree at its own path, and
+    read from there as a `--root` tree would be: findings name the original paths and lines.
+    """
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read(64 * 1024 * 1024).decode("utf-8", errors="replace")
+    except OSError as exc:
+        problem = ConfigProblem(message=f"{path}: {exc.strerror or exc}", file=path)
+        return ProxyConfig(server="nginx", path=path, problems=(problem,))
+
+    files: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        header = _DUMP_HEADER.match(line)
+        if header is not None:
+            current = files.setdefault(posixpath.normpath(header.group(1)), [])
+        elif current is not None:
+            current.append(line)
+    if not files:
+        problem = ConfigProblem(message=f"{path}: no '# configuration file' in it", file=path)
+        return ProxyConfig(server="nginx", path=path, problems=(problem,))
+
+    with tempfile.TemporaryDirectory(prefix="mxguard-nginx-T-") as tree:
+        for name, lines in files.items():
+            target = os.path.join(tree, name.lstrip("/"))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "w", encoding="utf-8") as handle:
+                handle.write("\n".join(lines) + "\n")
+        main = next(iter(files))
+        return parse_nginx(main, prefix=prefix, root=Root(tree))
