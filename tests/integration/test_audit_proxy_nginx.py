@@ -6,8 +6,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from conftest import App, Findings, TlsFiles, days_from_now, make_tls
+from mxguard.checks.registry import catalog
 
 ALL_PROXY_SECTIONS = ("5", "7", "9")
+
+
+def proxy_checks() -> set[str]:
+    return {c.id for c in catalog() if c.section in ALL_PROXY_SECTIONS}
 
 
 def run(audit: Callable[..., Findings], app: App, config: Path, ca: str | None) -> Findings:
@@ -39,10 +44,19 @@ def test_the_good_layout_has_no_failure(
         and "shop.example.com" in str(f["subject"])
     ]
     assert bad == []
-    assert mine(found, "forwarded-scheme-header-missing", "pass")
-    assert mine(found, "root-not-served-from-web-folder", "pass")
-    assert mine(found, "mxclientsystem-not-served-statically", "pass")
-    assert mine(found, "csp-weak", "pass")
+
+    # And every proxy check passes somewhere for it
+    passing = {
+        f["check"]
+        for f in found.items
+        if f["status"] == "pass"
+        and f["section"] in ALL_PROXY_SECTIONS
+        and (
+            "shop.example.com" in str(f["subject"])
+            or f["subject"] in ("app:shop", f"file:{config}")
+        )
+    }
+    assert passing == proxy_checks()
 
 
 def test_inheritance_traps_are_caught_with_file_and_line(
@@ -197,3 +211,29 @@ def test_static_content_from_the_wrong_places(
     assert mine(found, "framing-not-denied", "fail")
     # And the plain-HTTP site redirects, but not to https://
     assert mine(found, "plain-http-site-serves-content", "fail")
+
+
+def test_an_app_on_plain_http_only_fails(
+    nginx_config: Callable[..., Path], app: App, tls: TlsFiles, audit: Callable[..., Findings]
+) -> None:
+    config = nginx_config("plain-only.conf")
+    found = run(audit, app, config, tls.ca)
+    [verdict] = found.of("app-not-served-over-tls", status="fail")
+    assert verdict["subject"] == "app:shop" and verdict["evidence"]["file"] == str(config)
+    assert mine(found, "plain-http-site-serves-content", "fail")
+
+
+def test_a_missing_include_is_a_warning_naming_it(
+    nginx_config: Callable[..., Path], app: App, tmp_path: Path, audit: Callable[..., Findings]
+) -> None:
+    config = nginx_config("plain-only.conf")
+    text = config.read_text().replace("include snippets/*.conf;", "include snippets/gone.conf;")
+    config.write_text(text)
+    found = run(audit, app, config, None)
+    [warning] = [
+        f
+        for f in found.of("proxy-config-unreadable", status="warn")
+        if f["subject"] == f"file:{config}"
+    ]
+    assert "snippets/gone.conf" in str(warning["message"])
+    assert "include snippets/gone.conf" in text.splitlines()[warning["evidence"]["line"] - 1]

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from conftest import App, TlsFiles
-
 from mxguard.cli import main
 
 
