@@ -57,3 +57,24 @@ def test_nothing_found_says_where_it_looked(tmp_path: Path) -> None:
     facts = collect_proxy(ProxyOptions(root=str(tmp_path)))
     assert facts.configs == ()
     assert "/etc/nginx/nginx.conf" in facts.reason and "/etc/apache2/apache2.conf" in facts.reason
+
+
+def test_fifos_never_hang_the_collector(tmp_path: Path) -> None:
+    # Given a hostile tree whose include and certificate are named pipes
+    etc = tmp_path / "etc" / "apache2"
+    etc.mkdir(parents=True)
+    os.mkfifo(etc / "pipe.conf")
+    (tmp_path / "etc" / "ssl").mkdir()
+    os.mkfifo(tmp_path / "etc" / "ssl" / "shop.crt")
+    (etc / "apache2.conf").write_text(
+        "Include pipe.conf\n<VirtualHost *:443>\nSSLEngine on\n"
+        "SSLCertificateFile /etc/ssl/shop.crt\n</VirtualHost>\n",
+        encoding="utf-8",
+    )
+
+    facts = collect_proxy(ProxyOptions(root=str(tmp_path)))
+
+    [config] = facts.configs
+    assert any("not a regular file" in p.message for p in config.problems)
+    [tls] = facts.tls_files
+    assert tls.status == "unreadable"

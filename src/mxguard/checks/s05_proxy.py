@@ -84,6 +84,8 @@ def app_not_served_over_tls(snapshot: Snapshot) -> Iterator[Outcome]:
         yield from _skip_all(snapshot)
         return
     views = site_views(snapshot)
+    if not snapshot.installations:
+        yield skipped(f"host:{snapshot.host}", "no Mendix installation is known (give --config)")
     for installation in snapshot.installations:
         subject = app_subject(installation)
         mine = [v for v in views if installation in v.apps]
@@ -160,6 +162,7 @@ def tls_protocol_below_1_2(snapshot: Snapshot) -> Iterator[Outcome]:
     if no_proxy_reason(snapshot):
         yield from _skip_all(snapshot)
         return
+    yield from _unbound_sites(snapshot)
     for view in _tls_sites(snapshot):
         site, tls = view.site, view.site.tls
         assert tls is not None  # noqa: S101 - _tls_sites yields TLS sites only
@@ -188,6 +191,18 @@ def _tls_sites(snapshot: Snapshot) -> Iterator[SiteView]:
             yield view
 
 
+def _unbound_sites(snapshot: Snapshot) -> Iterator[Outcome]:
+    """Yield a skip for each site whose bindings were not in the files read (IIS)."""
+    for view in site_views(snapshot):
+        if not view.site.listens:
+            yield skipped(
+                site_subject(view.site),
+                "the site's bindings and certificate are in IIS's applicationHost.config, "
+                "which was not read",
+                file=view.site.origin.file,
+            )
+
+
 def _tls_facts(snapshot: Snapshot, site: Site) -> TlsFileFacts | None:
     tls = site.tls
     if tls is None or snapshot.proxy is None:
@@ -201,6 +216,7 @@ def _cert_outcomes(
     if no_proxy_reason(snapshot):
         yield from _skip_all(snapshot)
         return
+    yield from _unbound_sites(snapshot)
     for view in _tls_sites(snapshot):
         site = view.site
         tls = site.tls

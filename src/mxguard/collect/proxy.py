@@ -105,6 +105,8 @@ def detect_server(text: str, path: str) -> str:
 def _explicit(configs: Sequence[str]) -> Iterator[tuple[str, str, str | None]]:
     for path in configs:
         try:
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                raise OSError(0, "not a regular file")
             with open(path, "rb") as handle:
                 text = handle.read(MAX_SNIFF_BYTES).decode("utf-8", errors="replace")
         except OSError:
@@ -275,7 +277,10 @@ def _broken(certificate: str, key: str, status: str, problem: str) -> TlsFileFac
 
 
 def _read(root: Root, path: str) -> bytes:
-    with open(root.real(root.resolve(path)), "rb") as handle:
+    real = root.real(root.resolve(path))
+    if not stat.S_ISREG(os.stat(real).st_mode):
+        raise OSError(0, "not a regular file")
+    with open(real, "rb") as handle:
         return handle.read(MAX_PEM_BYTES)
 
 
@@ -342,6 +347,8 @@ def _key_facts(
         return {"key_status": "missing", "key_problem": "the file does not exist"}
     except OSError as exc:
         return {"key_status": "unreadable", "key_problem": str(exc.strerror or exc)}
+    if not stat.S_ISREG(info.st_mode):
+        return {"key_status": "unreadable", "key_problem": "not a regular file"}
     owner = next((a.name for a in accounts if a.uid == info.st_uid), "")
     group = next((a.name for a in accounts if a.gid == info.st_gid), "")
     facts: dict[str, Any] = {

@@ -24,6 +24,7 @@ import glob
 import os
 import posixpath
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +64,8 @@ class _Reader:
             return []
         try:
             real = self.root.real(self.root.resolve(path))
+            if not stat.S_ISREG(os.stat(real).st_mode):
+                raise OSError(0, "not a regular file")
             with open(real, "rb") as handle:
                 raw = handle.read(MAX_BYTES + 1)
         except OSError as exc:

@@ -14,8 +14,10 @@ The XML is read with defusedxml: no DTDs, no entity expansion, no external refer
 from __future__ import annotations
 
 import ntpath
+import os
 import posixpath
 import re
+import stat
 from typing import Any
 
 import defusedxml.ElementTree as SafeET
@@ -31,7 +33,10 @@ def parse_iis(path: str, *, root: Root | None = None) -> ProxyConfig:
     """Parse the IIS `web.config` at `path`."""
     root = root or Root("/")
     try:
-        with open(root.real(root.resolve(path)), "rb") as handle:
+        real = root.real(root.resolve(path))
+        if not stat.S_ISREG(os.stat(real).st_mode):
+            raise OSError(0, "not a regular file")
+        with open(real, "rb") as handle:
             raw = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         return _failed(path, f"{path}: {exc.strerror or exc}", 0)

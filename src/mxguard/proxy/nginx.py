@@ -20,6 +20,7 @@ import logging
 import os
 import posixpath
 import re
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -82,6 +83,9 @@ class _Context:
             status = "warn" if origin is not None else "error"
             self._problem(f"{path}: no such file", origin or Origin(file=path), status)
             return None
+        if os.path.getsize(real) > MAX_BYTES:
+            self._problem(f"{path}: larger than {MAX_BYTES} bytes; not read", origin, "error")
+            return None
         self.files.append(path)
         try:
             payload = _parse_file(real)
@@ -136,6 +140,7 @@ class _Context:
 
 MAX_INCLUDE_DEPTH = 16
 MAX_FILES = 20_000
+MAX_BYTES = 64 * 1024 * 1024
 
 
 def parse_nginx(path: str, *, prefix: str | None = None, root: Root | None = None) -> ProxyConfig:
@@ -618,8 +623,10 @@ def parse_nginx_dump(path: str, *, prefix: str | None = None) -> ProxyConfig:
     read from there as a `--root` tree would be: findings name the original paths and lines.
     """
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise OSError(0, "not a regular file")
         with open(path, "rb") as handle:
-            text = handle.read(64 * 1024 * 1024).decode("utf-8", errors="replace")
+            text = handle.read(MAX_BYTES).decode("utf-8", errors="replace")
     except OSError as exc:
         problem = ConfigProblem(message=f"{path}: {exc.strerror or exc}", file=path)
         return ProxyConfig(server="nginx", path=path, problems=(problem,))
