@@ -105,3 +105,13 @@ def test_non_utf8_and_binary_input_do_not_crash(tmp_path: Path) -> None:
     )
     config = parse_apache(str(path))
     assert len(config.sites) == 1
+
+
+def test_a_redirect_only_host_has_no_document_root_route(tmp_path: Path) -> None:
+    config_file = write(
+        tmp_path / "httpd.conf",
+        "<VirtualHost *:80>\nServerName shop\nRedirect permanent / https://shop/\n</VirtualHost>\n",
+    )
+    [site] = parse_apache(str(config_file)).sites
+    [route] = site.routes
+    assert (route.kind, route.status, route.redirect_to) == ("redirect", 301, "https://shop/")

@@ -30,7 +30,7 @@ SCHEME_HEADERS = ("x-forwarded-scheme", "x-forwarded-proto")
 # Values that copy what the client sent: nginx, Apache and IIS spellings.
 _CLIENT_VALUE = re.compile(
     r"\$http_x_forwarded_(scheme|proto)|%\{http:x-forwarded-(scheme|proto)\}|"
-    r"\{http_x_forwarded_(scheme|proto)\}|\$proxy_add_x_forwarded",
+    r"\{http_x_forwarded_(scheme|proto)\}",
     re.IGNORECASE,
 )
 
