@@ -77,6 +77,9 @@ def test_inheritance_traps_are_caught_with_file_and_line(
     xas = missing["route:shop.example.com:443 /xas/"]
     assert xas["evidence"]["file"] == str(config)
     assert "location /xas/" in lines[xas["evidence"]["line"] - 1]
+    # The message names what the block sets instead, so the cause is plain
+    own_line = int(str(xas["message"]).split("Host (line ")[1].split(")")[0])
+    assert "proxy_set_header Host" in lines[own_line - 1]
     passing = {f["subject"] for f in mine(found, "forwarded-scheme-header-missing", "pass")}
     assert "route:shop.example.com:443 /p/" in passing
     assert "route:shop.example.com:443 /rest/" in passing

@@ -488,10 +488,22 @@ def forwarded_scheme_header_missing(snapshot: Snapshot) -> Iterator[Outcome]:
             yield failed(
                 subject,
                 "no X-Forwarded-Scheme (or X-Forwarded-Proto) https in the headers this route "
-                "really sends"
-                + (": " + ", ".join(f"{h.name}: {h.value}" for h in headers) if headers else ""),
+                "really sends" + _sent(route, headers, view.config.server),
                 **ev,
             )
+
+
+def _sent(route: Route, scheme_headers: list[Header], server: str) -> str:
+    if scheme_headers:
+        return ": " + ", ".join(f"{h.name}: {h.value}" for h in scheme_headers)
+    if not route.request_headers:
+        return ""
+    if all(h.origin == route.origin for h in route.request_headers):
+        return "; no proxy_set_header applies to it, so nginx sends only Host and Connection"
+    # Name what the route does send: in nginx a block's own list replaces the inherited one.
+    own = ", ".join(f"{h.name} (line {h.origin.line})" for h in route.request_headers[:4])
+    why = ", which replaces any inherited list" if server == "nginx" else ""
+    return f"; it sets only {own}{why}"
 
 
 def _is_https_value(value: str, site: Site) -> bool:

@@ -69,6 +69,15 @@ def _first(headers: tuple[Header, ...], name: str) -> Header | None:
     return found[0] if found else None
 
 
+def _only(route: Route, server: str) -> str:
+    """Return a note naming the headers a route does add, when it adds some."""
+    if not route.response_headers:
+        return ""
+    own = ", ".join(f"{h.name} (line {h.origin.line})" for h in route.response_headers[:4])
+    why = ", which replaces any inherited list" if server == "nginx" else ""
+    return f"; it adds only {own}{why}"
+
+
 def _where(route: Route, header: Header | None, **extra: object) -> dict[str, object]:
     if header is None:
         return evidence(route, **extra)
@@ -104,7 +113,11 @@ def csp_missing(snapshot: Snapshot) -> Iterator[Outcome]:
                 **_where(route, report_only),
             )
         else:
-            yield failed(subject, "sends no Content-Security-Policy", **evidence(route))
+            yield failed(
+                subject,
+                "sends no Content-Security-Policy" + _only(route, view.config.server),
+                **evidence(route),
+            )
 
 
 @check(
@@ -161,7 +174,11 @@ def hsts_missing_or_short(snapshot: Snapshot) -> Iterator[Outcome]:
         subject = route_subject(view.site, route)
         header = _first(route.response_headers, "strict-transport-security")
         if header is None:
-            yield failed(subject, "sends no Strict-Transport-Security", **evidence(route))
+            yield failed(
+                subject,
+                "sends no Strict-Transport-Security" + _only(route, view.config.server),
+                **evidence(route),
+            )
             continue
         match = re.search(r"max-age\s*=\s*\"?(\d+)", header.value, re.IGNORECASE)
         age = int(match.group(1)) if match else 0
@@ -193,7 +210,11 @@ def nosniff_missing(snapshot: Snapshot) -> Iterator[Outcome]:
             yield passed(subject, "sends nosniff", **_where(route, header))
         else:
             got = f" (it sends {header.value!r})" if header else ""
-            yield failed(subject, f"no X-Content-Type-Options: nosniff{got}", **evidence(route))
+            yield failed(
+                subject,
+                f"no X-Content-Type-Options: nosniff{got}" + _only(route, view.config.server),
+                **evidence(route),
+            )
 
 
 @check(
@@ -253,7 +274,11 @@ def referrer_policy_missing(snapshot: Snapshot) -> Iterator[Outcome]:
         header = _first(route.response_headers, "referrer-policy")
         value = header.value.strip().strip('"').lower() if header else ""
         if header is None:
-            yield failed(subject, "sends no Referrer-Policy", **evidence(route))
+            yield failed(
+                subject,
+                "sends no Referrer-Policy" + _only(route, view.config.server),
+                **evidence(route),
+            )
         elif value in ("unsafe-url", "no-referrer-when-downgrade"):
             yield failed(
                 subject, f"Referrer-Policy {value} leaks full URLs", **_where(route, header)
