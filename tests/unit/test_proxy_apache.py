@@ -115,3 +115,17 @@ def test_a_redirect_only_host_has_no_document_root_route(tmp_path: Path) -> None
     [site] = parse_apache(str(config_file)).sites
     [route] = site.routes
     assert (route.kind, route.status, route.redirect_to) == ("redirect", 301, "https://shop/")
+
+
+def test_a_restricted_location_below_a_proxy_is_its_own_route(tmp_path: Path) -> None:
+    config_file = write(
+        tmp_path / "httpd.conf",
+        "<VirtualHost *:443>\nSSLEngine on\n<Location /rest-doc/>\nRequire ip 10.0.0.0/8\n"
+        "</Location>\nProxyPass / http://127.0.0.1:8000/\n</VirtualHost>\n",
+    )
+    [site] = parse_apache(str(config_file)).sites
+    docs = select_route(site, "/rest-doc/x")
+    rest = select_route(site, "/xas/")
+    assert docs is not None and docs.path == "/rest-doc/" and docs.kind == "proxy"
+    assert docs.is_access_restricted
+    assert rest is not None and rest.path == "/" and not rest.is_access_restricted

@@ -500,10 +500,10 @@ class _Routes:
         )
 
     def _location_variants(self, path: str, kind: str, extra: dict[str, Any]) -> None:
-        """Add a route for each `<Location>` below `path` whose headers differ from it.
+        """Add a route for each `<Location>` below `path` with headers or access rules.
 
-        httpd merges a `<Location>`'s headers into every request below it, so the part of
-        a `ProxyPass /` under `<Location /xas/>` sends other headers than the rest.
+        httpd merges a `<Location>`'s headers and `Require` into every request below it, so
+        the part of a `ProxyPass /` under `<Location /xas/>` is handled differently.
         """
         for location in self.body:
             if location.key != "location" or not location.args:
@@ -511,7 +511,8 @@ class _Routes:
             below = location.args[0]
             if below == path or not below.startswith(path.rstrip("/") + "/"):
                 continue
-            if not any(n.key in ("header", "requestheader") for n in location.children or []):
+            has_headers = any(n.key in ("header", "requestheader") for n in location.children or [])
+            if not has_headers and ("prefix", below) not in self.restricted:
                 continue
             if any(r.path == below and r.match == "prefix" for r in self.routes):
                 continue
