@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import App, Findings, TlsFiles, days_from_now, make_tls
+import pytest
+
+from conftest import App, Findings, TlsFiles, assert_nginx_accepts, days_from_now, make_tls
 from mxguard.checks.registry import catalog
 
 ALL_PROXY_SECTIONS = ("5", "7", "9")
@@ -134,24 +136,40 @@ def test_certificate_checks_fail_for_bad_files(
     tmp_path: Path,
     audit: Callable[..., Findings],
 ) -> None:
-    # Given a certificate for another name, soon to expire, with a foreign, world-readable key
+    # Given a certificate for another name, soon to expire, with a world-readable key
+    # (nginx -t accepts all of that)
     bad = make_tls(
         tmp_path / "bad-tls",
         names=("other.example.com",),
         not_after=days_from_now(10),
         key_mode=0o644,
-        other_key=True,
     )
-    config = nginx_config("good.conf", tls_files=bad, check=False)
+    config = nginx_config("good.conf", tls_files=bad)
 
     # When audited without the CA that issued it
     found = run(audit, app, config, None)
 
     assert mine(found, "tls-certificate-name-mismatch", "fail")
     assert mine(found, "tls-certificate-untrusted", "fail")
-    assert mine(found, "tls-key-mismatch", "fail")
     assert mine(found, "tls-key-readable-by-others", "fail")
     assert mine(found, "tls-certificate-expired", "warn")
+    assert mine(found, "tls-key-mismatch", "pass")
+
+
+def test_a_key_of_another_certificate_fails_as_nginx_does(
+    nginx_config: Callable[..., Path],
+    app: App,
+    tmp_path: Path,
+    audit: Callable[..., Findings],
+) -> None:
+    foreign = make_tls(tmp_path / "foreign-tls", other_key=True)
+    config = nginx_config("good.conf", tls_files=foreign, check=False)
+
+    # nginx itself refuses the pair; mxguard says why
+    with pytest.raises(AssertionError, match="nginx rejects"):
+        assert_nginx_accepts(config, config.parent)
+    found = run(audit, app, config, foreign.ca)
+    assert mine(found, "tls-key-mismatch", "fail")
 
 
 def test_an_expired_certificate_fails(
@@ -161,7 +179,7 @@ def test_an_expired_certificate_fails(
     audit: Callable[..., Findings],
 ) -> None:
     expired = make_tls(tmp_path / "old-tls", not_after=days_from_now(-1))
-    config = nginx_config("good.conf", tls_files=expired, check=False)
+    config = nginx_config("good.conf", tls_files=expired)
     found = run(audit, app, config, expired.ca)
     assert mine(found, "tls-certificate-expired", "fail")
     assert mine(found, "tls-certificate-untrusted", "pass")
@@ -172,6 +190,8 @@ def test_a_missing_certificate_file_fails(
 ) -> None:
     gone = TlsFiles(cert=str(tmp_path / "none.crt"), key=str(tmp_path / "none.key"), ca="")
     config = nginx_config("good.conf", tls_files=gone, check=False)
+    with pytest.raises(AssertionError, match="nginx rejects"):
+        assert_nginx_accepts(config, config.parent)
     found = run(audit, app, config, None)
     assert mine(found, "tls-certificate-unusable", "fail")
     assert mine(found, "tls-certificate-expired", "skip")
