@@ -260,3 +260,27 @@ def test_a_missing_include_is_a_warning_naming_it(
     ]
     assert "snippets/gone.conf" in str(warning["message"])
     assert "include snippets/gone.conf" in text.splitlines()[warning["evidence"]["line"] - 1]
+
+
+def test_one_server_block_for_both_ports(
+    nginx_config: Callable[..., Path], app: App, tls: TlsFiles, audit: Callable[..., Findings]
+) -> None:
+    # Given one server block on ports 80 and 443 without a redirect
+    config = nginx_config("mixed.conf")
+    found = run(audit, app, config, tls.ca)
+
+    # Then plain HTTP serves the app, and $scheme is no proof of HTTPS there
+    [mixed] = mine(found, "plain-http-site-serves-content", "fail")
+    assert "listen 80;" in config.read_text().splitlines()[mixed["evidence"]["line"] - 1]
+    assert mine(found, "forwarded-scheme-header-missing", "fail")
+
+    # When an `if` on $scheme redirects plain requests, the site passes
+    text = config.read_text().replace(
+        "#REDIRECT#", "if ($scheme = http) { return 301 https://$host$request_uri; }"
+    )
+    config.write_text(text)
+    assert_nginx_accepts(config, config.parent)
+    found = run(audit, app, config, tls.ca)
+    assert mine(found, "plain-http-site-serves-content", "pass")
+    assert mine(found, "forwarded-scheme-header-missing", "pass")
+    assert not mine(found, "forwarded-scheme-header-missing", "fail")

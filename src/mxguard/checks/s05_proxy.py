@@ -125,7 +125,10 @@ def plain_http_site_serves_content(snapshot: Snapshot) -> Iterator[Outcome]:
         return
     for view in site_views(snapshot):
         site = view.site
-        if site.is_tls or not site.listens:
+        if not site.listens or site.is_tls_only:
+            continue
+        if site.is_tls:
+            yield _mixed_site(site)
             continue
         bad = [r for r in site.routes if not _only_redirects(r)]
         for route in bad:
@@ -137,6 +140,40 @@ def plain_http_site_serves_content(snapshot: Snapshot) -> Iterator[Outcome]:
             )
         if not bad:
             yield passed(site_subject(site), "every request is redirected to https://")
+
+
+def _plain_guard(site: Site) -> Route | None:
+    """Return the server-level `if` that redirects plain-HTTP requests, or None."""
+    return next(
+        (
+            r
+            for r in site.routes
+            if r.match == "if"
+            and r.parent is None
+            and re.search(r"\$scheme|\$https|\$server_port", r.path)
+            and _only_redirects(r)
+        ),
+        None,
+    )
+
+
+def _mixed_site(site: Site) -> Outcome:
+    """Judge a site that listens with and without TLS: plain requests must be redirected."""
+    plain = next(listen for listen in site.listens if not listen.is_tls)
+    guard = _plain_guard(site)
+    if guard is not None:
+        return passed(
+            site_subject(site),
+            f"plain-HTTP requests are redirected when {guard.path}",
+            **evidence(guard),
+        )
+    return failed(
+        site_subject(site),
+        f"the site also listens without TLS on port {plain.port} and serves the same routes "
+        "there; nothing redirects those requests to https://",
+        file=plain.origin.file,
+        line=plain.origin.line,
+    )
 
 
 def _only_redirects(route: Route) -> bool:
@@ -510,9 +547,9 @@ def _is_https_value(value: str, site: Site) -> bool:
     if value.strip().strip('"').lower() == "https":
         return True
     # `$scheme` (nginx) or `%{REQUEST_SCHEME}s` (Apache) are right only where every request
-    # arrived over TLS.
+    # that reaches the runtime arrived over TLS: a TLS-only site, or plain requests redirected.
     dynamic = value.strip().lower() in ("$scheme", "%{request_scheme}s", "{https}")
-    return dynamic and site.is_tls_only
+    return dynamic and (site.is_tls_only or _plain_guard(site) is not None)
 
 
 @check(
