@@ -123,6 +123,9 @@ def _audit_options(args: argparse.Namespace) -> engine.AuditOptions:
     for path in args.config:
         if not os.path.isfile(path):
             raise UsageError(f"--config {path}: no such file")
+    for path in args.proxy_config:
+        if not os.path.isfile(path):
+            raise UsageError(f"--proxy-config {path}: no such file")
     for url in args.url:
         if not url.startswith(("http://", "https://")) or not urllib.parse.urlsplit(url).hostname:
             raise UsageError(f"--url {url}: not an http:// or https:// URL")
@@ -134,6 +137,7 @@ def _audit_options(args: argparse.Namespace) -> engine.AuditOptions:
     return engine.AuditOptions(
         root=args.root,
         configs=tuple(args.config),
+        proxy_configs=tuple(args.proxy_config),
         database_urls=tuple(args.database_url),
         urls=tuple(args.url),
         ca_bundle=args.ca_bundle,
@@ -236,6 +240,14 @@ def _discovery_options(parser: argparse.ArgumentParser) -> None:
         help="an m2ee config to audit, as `m2ee -c` would use it (repeatable)",
     )
     parser.add_argument(
+        "--proxy-config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a reverse-proxy config (nginx, Apache httpd or IIS web.config), told apart "
+        "by content, audited besides what discovery finds (repeatable)",
+    )
+    parser.add_argument(
         "--url",
         action="append",
         default=[],
@@ -245,7 +257,7 @@ def _discovery_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ca-bundle",
         metavar="PEM",
-        help="trust these CA certificates (an internal CA) instead of the system store",
+        help="an internal CA's certificates, trusted besides the system store",
     )
     parser.add_argument(
         "--from-outside",

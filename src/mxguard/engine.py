@@ -17,6 +17,7 @@ from mxguard.checks.registry import Check, Outcome, catalog
 from mxguard.collect.database import DatabaseOptions, collect_database
 from mxguard.collect.host import HostOptions, collect_host
 from mxguard.collect.live import LiveOptions, collect_live
+from mxguard.collect.proxy import ProxyOptions, collect_proxy
 from mxguard.facts import ConfigFile, Installation, Mode, Problem, Snapshot, Visibility
 from mxguard.live.client import Limits
 from mxguard.model import Finding, Report, Status
@@ -31,6 +32,7 @@ class AuditOptions:
     root: str = "/"
     configs: tuple[str, ...] = ()
     hostname: str | None = None
+    proxy_configs: tuple[str, ...] = ()
     urls: tuple[str, ...] = ()
     ca_bundle: str | None = None
     from_outside: str | None = None  # probe only the network, of this other host
@@ -50,6 +52,11 @@ def collect(options: AuditOptions) -> Snapshot:
         HostOptions(root=options.root, configs=options.configs, hostname=options.hostname)
     )
     # Further collectors (proxy, live, database) add their part with `dataclasses.replace`.
+    proxy = collect_proxy(
+        ProxyOptions(root=options.root, configs=options.proxy_configs, ca_bundle=options.ca_bundle),
+        snapshot.accounts,
+    )
+    snapshot = replace(snapshot, proxy=proxy)
     if snapshot.mode is Mode.LIVE:
         live = collect_live(_live_options(options), snapshot.installations, snapshot.sockets)
         snapshot = replace(snapshot, live=live)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from mxguard.database_facts import DatabaseFacts
 from mxguard.live.facts import LiveFacts
+from mxguard.proxy.model import ProxyFacts
 
 SCHEMA_VERSION = 1
 
@@ -234,6 +235,7 @@ class Snapshot:
     problems: tuple[Problem, ...] = ()
     live: LiveFacts | None = None
     database: DatabaseFacts | None = None
+    proxy: ProxyFacts | None = None
 
     def account(self, name: str | None) -> Account | None:
         """Return the account called `name`, or None."""

@@ -152,7 +152,10 @@ async def probe_tls(
     )
     trusted = await _trust(host, port, server_name, limits, gate, ca_bundle)
     certificate = describe_certificate(
-        first.der, server_name=server_name, trust_error=trusted, trust_store=ca_bundle or "system"
+        first.der,
+        server_name=server_name,
+        trust_error=trusted,
+        trust_store=f"system + {ca_bundle}" if ca_bundle else "system",
     )
     return TlsFacts(
         protocols=tuple(protocols),
@@ -218,9 +221,10 @@ async def _trust(
     host: str, port: int, server_name: str, limits: Limits, gate: Gate, ca_bundle: str | None
 ) -> str:
     """Return why the chain is not trusted, or an empty string when it is."""
-    context = (
-        ssl.create_default_context(cafile=ca_bundle) if ca_bundle else ssl.create_default_context()
-    )
+    # An internal CA is trusted besides the system store, not instead of it.
+    context = ssl.create_default_context()
+    if ca_bundle:
+        context.load_verify_locations(cafile=ca_bundle)
     context.check_hostname = False  # the name is matched separately, so each fault shows
     result = await _handshake(host, port, context, server_name, limits, gate)
     return result.error

@@ -1,0 +1,1 @@
+"""Reverse-proxy configurations (nginx, Apache httpd, IIS) parsed into one model."""

@@ -1,0 +1,653 @@
+"""nginx configurations into the proxy model, with nginx's own inheritance computed.
+
+crossplane reads the files (following `include` globs relative to the main file's folder,
+as nginx does for a config given with `-c`). This module walks the tree http → server →
+location → nested location → `if`, and computes what each route really does:
+
+- `add_header` and `proxy_set_header` are array directives: a level that defines one of
+  them replaces the whole inherited list; a level that defines none inherits it all.
+- `add_header` without `always` is not added to error responses.
+- Without any `proxy_set_header`, nginx sends `Host: $proxy_host` and `Connection: close`.
+- A server-level `return` (or a catch-all `rewrite ... redirect|permanent`) answers every
+  request before any location is chosen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import logging
+import os
+import posixpath
+import re
+import stat
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import crossplane
+
+from mxguard.discovery.rootfs import Root
+from mxguard.proxy.model import (
+    ConfigProblem,
+    Header,
+    Listen,
+    Origin,
+    ProxyConfig,
+    Route,
+    Site,
+    Tls,
+)
+
+logger = logging.getLogger(__name__)
+
+Block = Sequence[Mapping[str, Any]]
+DEFAULT_PROXY_HEADERS = (("Host", "$proxy_host"), ("Connection", "close"))
+_REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+_CATCH_ALL = re.compile(r"^\^?(\(?\.\*\)?|/\(?\.\*\)?|/?\(\.\*\))?\$?$")
+
+
+@dataclass(slots=True, kw_only=True)
+class _Scope:
+    """What a level inherits from the levels around it."""
+
+    add_headers: tuple[Header, ...] = ()
+    proxy_headers: tuple[Header, ...] | None = None  # None: nginx's defaults apply
+    root: str = "html"
+    server_tokens: bool | None = None
+    is_access_restricted: bool = False
+
+
+@dataclass(slots=True)
+class _Context:
+    main: str
+    prefix: str  # `-p`: where a relative `root` or `alias` points
+    conf_dir: str  # the main file's folder: where a relative `include` points
+    root: Root
+    upstreams: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    problems: list[ConfigProblem] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def read(self, path: str, *, depth: int, origin: Origin | None) -> list[Any] | None:
+        """Return the directives of `path` with its includes spliced in, or None."""
+        if len(self.files) >= MAX_FILES:
+            self._problem("too many included files; the rest was not read", origin, "warn")
+            return None
+        try:
+            real = self.root.real(self.root.resolve(path))
+        except OSError as exc:
+            self._problem(f"{path}: {exc.strerror}", origin, "warn")
+            return None
+        if not os.path.isfile(real):
+            status = "warn" if origin is not None else "error"
+            self._problem(f"{path}: no such file", origin or Origin(file=path), status)
+            return None
+        if os.path.getsize(real) > MAX_BYTES:
+            self._problem(f"{path}: larger than {MAX_BYTES} bytes; not read", origin, "error")
+            return None
+        self.files.append(path)
+        try:
+            payload = _parse_file(real)
+        except Exception as exc:  # noqa: BLE001 - crossplane raises many kinds; the run goes on
+            self._problem(f"{path}: cannot be parsed: {exc}", Origin(file=path), "error")
+            return None
+        for error in payload.get("errors", []):
+            message = str(error.get("error", "parse error")).replace(real, path)
+            line = int(error.get("line") or 0)
+            self._problem(message, Origin(file=path, line=line), "error")
+        configs = payload.get("config") or [{}]
+        return self._splice(configs[0].get("parsed", []), path, depth)
+
+    def _splice(self, block: Block, file: str, depth: int) -> list[Any]:
+        out: list[Any] = []
+        for directive in block:
+            directive = dict(directive, file=file)
+            if directive["directive"] == "include" and directive["args"]:
+                out.extend(self._include(directive, depth))
+                continue
+            if "block" in directive:
+                directive["block"] = self._splice(directive["block"], file, depth)
+            out.append(directive)
+        return out
+
+    def _include(self, directive: Mapping[str, Any], depth: int) -> list[Any]:
+        origin = _origin(directive)
+        pattern = directive["args"][0]
+        if not pattern.startswith("/"):
+            pattern = posixpath.join(self.conf_dir, pattern)
+        if depth >= MAX_INCLUDE_DEPTH:
+            self._problem(f"include {pattern}: nested too deeply; not read", origin, "warn")
+            return []
+        matches = sorted(self._glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        out: list[Any] = []
+        for match in matches:
+            out.extend(self.read(match, depth=depth + 1, origin=origin) or [])
+        return out
+
+    def _glob(self, pattern: str) -> list[str]:
+        if self.root.is_live:
+            return glob.glob(pattern)
+        base = self.root.directory.rstrip("/")
+        return ["/" + p[len(base) :].lstrip("/") for p in glob.glob(self.root.real(pattern))]
+
+    def _problem(self, message: str, origin: Origin | None, status: str) -> None:
+        where = origin or Origin(file=self.main)
+        self.problems.append(
+            ConfigProblem(message=message, file=where.file, line=where.line, status=status)
+        )
+
+
+MAX_INCLUDE_DEPTH = 16
+MAX_FILES = 20_000
+MAX_BYTES = 64 * 1024 * 1024
+
+
+def parse_nginx(path: str, *, prefix: str | None = None, root: Root | None = None) -> ProxyConfig:
+    """Parse the nginx configuration whose main file is `path` (a path on the audited host).
+
+    `include` is followed here rather than by crossplane, so that a `--root` tree is read
+    inside the tree and a missing include becomes a warning naming it. A relative include
+    resolves against the main file's folder, as for `nginx -c FILE`; a relative `root` or
+    `alias` against `prefix` (nginx's `-p`), which defaults to that folder too.
+    """
+    root = root or Root("/")
+    conf_dir = posixpath.dirname(path)
+    context = _Context(main=path, prefix=prefix or conf_dir, conf_dir=conf_dir, root=root)
+    tree = context.read(path, depth=0, origin=None)
+    if tree is None:
+        return ProxyConfig(server="nginx", path=path, problems=tuple(context.problems))
+
+    user = next((d["args"][0] for d in tree if d["directive"] == "user" and d["args"]), "")
+    http_blocks = [d.get("block", []) for d in tree if d["directive"] == "http"]
+    if not http_blocks and any(d["directive"] in ("server", "upstream") for d in tree):
+        http_blocks = [tree]  # a file of server blocks only, such as one from sites-enabled
+    sites: list[Site] = []
+    for block in http_blocks:
+        _collect_upstreams(block, context)
+        scope = _apply(_Scope(), block, context)
+        outer_tls = _tls(block)
+        sites.extend(
+            _site(server, scope, context, outer_tls)
+            for server in block
+            if server["directive"] == "server"
+        )
+    return ProxyConfig(
+        server="nginx",
+        path=path,
+        sites=tuple(sites),
+        files=tuple(context.files),
+        problems=tuple(context.problems),
+        user=user,
+    )
+
+
+def _parse_file(real: str) -> Mapping[str, Any]:
+    payload: Mapping[str, Any] = crossplane.parse(
+        real, catch_errors=True, single=True, check_ctx=False, check_args=False
+    )
+    return payload
+
+
+def _origin(directive: Mapping[str, Any]) -> Origin:
+    return Origin(file=str(directive["file"]), line=int(directive.get("line") or 0))
+
+
+def _collect_upstreams(block: Block, context: _Context) -> None:
+    for directive in block:
+        if directive["directive"] != "upstream" or not directive["args"]:
+            continue
+        hosts = tuple(
+            _host_port(d["args"][0])
+            for d in directive.get("block", [])
+            if d["directive"] == "server" and d["args"]
+        )
+        context.upstreams[directive["args"][0]] = hosts
+
+
+def _host_port(text: str) -> str:
+    if text.startswith("unix:"):
+        return text
+    if text.startswith("[") and "]:" in text:
+        return text
+    if text.startswith("[") or text.count(":") > 1:
+        return f"{text}:80" if not text.startswith("[") else f"{text}:80"
+    return text if ":" in text else f"{text}:80"
+
+
+def _apply(outer: _Scope, block: Block, context: _Context) -> _Scope:
+    """Return the scope of a level: what it inherits, overridden by what it defines."""
+    adds = [d for d in block if d["directive"] == "add_header" and len(d["args"]) >= 2]
+    sets = [d for d in block if d["directive"] == "proxy_set_header" and len(d["args"]) >= 2]
+    scope = _Scope(
+        add_headers=tuple(_add_header(d) for d in adds) if adds else outer.add_headers,
+        proxy_headers=tuple(_set_header(d) for d in sets) if sets else outer.proxy_headers,
+        root=outer.root,
+        server_tokens=outer.server_tokens,
+        is_access_restricted=outer.is_access_restricted,
+    )
+    for directive in block:
+        name, args = directive["directive"], directive["args"]
+        if name == "root" and args:
+            scope.root = _absolute(args[0], context.prefix)
+        elif name == "server_tokens" and args:
+            scope.server_tokens = args[0] != "off"
+        elif name in ("allow", "deny", "auth_basic", "auth_request", "satisfy") and args:
+            scope.is_access_restricted = not (name == "auth_basic" and args[0] == "off")
+    return scope
+
+
+def _add_header(directive: Mapping[str, Any]) -> Header:
+    args = directive["args"]
+    return Header(
+        name=args[0],
+        value=args[1],
+        origin=_origin(directive),
+        always=len(args) > 2 and args[2] == "always",
+    )
+
+
+def _set_header(directive: Mapping[str, Any]) -> Header:
+    args = directive["args"]
+    return Header(name=args[0], value=args[1], origin=_origin(directive), always=True)
+
+
+def _absolute(path: str, prefix: str) -> str:
+    return path if path.startswith("/") else posixpath.normpath(posixpath.join(prefix, path))
+
+
+def _site(server: Mapping[str, Any], outer: _Scope, context: _Context, http: Tls) -> Site:
+    block = server.get("block", [])
+    scope = _apply(outer, block, context)
+    listens = tuple(_listens(block, server))
+    names = tuple(n for d in block if d["directive"] == "server_name" for n in d["args"])
+    tls = inherit_tls(http, _tls(block)) if any(listen.is_tls for listen in listens) else None
+    shown = next((n for n in names if n not in ("_", "")), "_")
+    port = listens[0].port if listens else 80
+    site_name = f"{shown}:{port}"
+
+    routes: list[Route] = []
+    redirect = _server_redirect(block)
+    if redirect is not None:
+        routes.append(_route_from(redirect, len(routes), "prefix", "/", None, scope, context))
+    else:
+        for directive in block:
+            if directive["directive"] == "location":
+                _location(directive, None, scope, context, routes)
+            elif directive["directive"] == "if":
+                _if_block(directive, None, scope, context, routes)
+        if not any(r.match == "prefix" and r.path == "/" and r.parent is None for r in routes):
+            # Without `location /`, nginx serves the server's root for what matches nothing.
+            routes.append(
+                _make_route(
+                    index=len(routes),
+                    match="prefix",
+                    path="/",
+                    kind="static",
+                    origin=_origin(server),
+                    parent=None,
+                    scope=scope,
+                    static_root=scope.root,
+                    is_implicit=True,
+                )
+            )
+    _resolve_fallbacks(routes)
+    return Site(
+        name=site_name,
+        server_names=names,
+        listens=listens,
+        origin=_origin(server),
+        tls=tls,
+        routes=tuple(routes),
+        document_root=scope.root,
+    )
+
+
+def _listens(block: Block, server: Mapping[str, Any]) -> Iterator[Listen]:
+    has_ssl_on = any(d["directive"] == "ssl" and d["args"][:1] == ["on"] for d in block)
+    found = False
+    for directive in block:
+        if directive["directive"] != "listen" or not directive["args"]:
+            continue
+        found = True
+        target, *flags = directive["args"]
+        address, port = _split_listen(target)
+        yield Listen(
+            address=address,
+            port=port,
+            is_tls="ssl" in flags or has_ssl_on,
+            is_default="default_server" in flags or "default" in flags,
+            origin=_origin(directive),
+        )
+    if not found:
+        yield Listen(address="*", port=80, is_tls=has_ssl_on, origin=_origin(server))
+
+
+def _split_listen(target: str) -> tuple[str, int]:
+    if target.startswith("unix:"):
+        return target, 0
+    if target.isdigit():
+        return "*", int(target)
+    if target.startswith("["):
+        address, _, port = target[1:].partition("]")
+        port = port.lstrip(":")
+        return address, int(port) if port.isdigit() else 80
+    address, _, port = target.rpartition(":")
+    if not address:
+        return target, 80
+    return address, int(port) if port.isdigit() else 80
+
+
+def _tls(block: Block) -> Tls:
+    found: dict[str, Mapping[str, Any]] = {}
+    for directive in block:
+        if directive["directive"] in (
+            "ssl_protocols",
+            "ssl_ciphers",
+            "ssl_certificate",
+            "ssl_certificate_key",
+        ):
+            found.setdefault(directive["directive"], directive)
+    protocols = found.get("ssl_protocols")
+    certificate = found.get("ssl_certificate")
+    key = found.get("ssl_certificate_key")
+    ciphers = found.get("ssl_ciphers")
+    return Tls(
+        protocols=tuple(protocols["args"]) if protocols else (),
+        protocols_origin=_origin(protocols) if protocols else None,
+        ciphers=ciphers["args"][0] if ciphers and ciphers["args"] else "",
+        certificate_file=certificate["args"][0] if certificate and certificate["args"] else "",
+        certificate_origin=_origin(certificate) if certificate else None,
+        key_file=key["args"][0] if key and key["args"] else "",
+        key_origin=_origin(key) if key else None,
+    )
+
+
+def inherit_tls(outer: Tls, tls: Tls) -> Tls:
+    """Return `tls` completed with what the http level sets and the server does not."""
+    return Tls(
+        protocols=tls.protocols or outer.protocols,
+        protocols_origin=tls.protocols_origin or outer.protocols_origin,
+        ciphers=tls.ciphers or outer.ciphers,
+        certificate_file=tls.certificate_file or outer.certificate_file,
+        certificate_origin=tls.certificate_origin or outer.certificate_origin,
+        key_file=tls.key_file or outer.key_file,
+        key_origin=tls.key_origin or outer.key_origin,
+    )
+
+
+def _server_redirect(block: Block) -> Mapping[str, Any] | None:
+    for directive in block:
+        name, args = directive["directive"], directive["args"]
+        if name == "return" and args:
+            return directive
+        if (
+            name == "rewrite"
+            and len(args) >= 3
+            and args[2] in ("redirect", "permanent")
+            and _CATCH_ALL.match(args[0])
+        ):
+            return directive
+    return None
+
+
+def _location(
+    directive: Mapping[str, Any],
+    parent: int | None,
+    outer: _Scope,
+    context: _Context,
+    routes: list[Route],
+) -> None:
+    args = directive["args"]
+    match, path = _location_match(args)
+    block = directive.get("block", [])
+    scope = _apply(outer, block, context)
+    index = len(routes)
+    routes.append(_route_from(directive, index, match, path, parent, scope, context))
+    for child in block:
+        if child["directive"] == "location":
+            _location(child, index, scope, context, routes)
+        elif child["directive"] == "if":
+            _if_block(child, index, scope, context, routes)
+
+
+def _if_block(
+    directive: Mapping[str, Any],
+    parent: int | None,
+    outer: _Scope,
+    context: _Context,
+    routes: list[Route],
+) -> None:
+    block = directive.get("block", [])
+    scope = _apply(outer, block, context)
+    condition = " ".join(directive["args"])
+    route = _route_from(directive, len(routes), "if", condition, parent, scope, context)
+    if route.kind == "none" and parent is not None:
+        # Without an action of its own, an `if` keeps its location's handler (proxy_pass
+        # included) and request headers, but its own `add_header` list.
+        owner = routes[parent]
+        route = _replace(
+            route,
+            kind=owner.kind,
+            upstream=owner.upstream,
+            upstream_hosts=owner.upstream_hosts,
+            static_root=owner.static_root,
+            is_alias=owner.is_alias,
+            request_headers=owner.request_headers,
+        )
+    routes.append(route)
+
+
+def _location_match(args: Sequence[str]) -> tuple[str, str]:
+    if len(args) >= 2:
+        modifier, path = args[0], args[1]
+        return {
+            "=": "exact",
+            "^~": "prefix-priority",
+            "~": "regex",
+            "~*": "regex-ci",
+        }.get(modifier, "prefix"), path
+    if args and args[0].startswith("@"):
+        return "named", args[0]
+    if args and args[0].startswith("="):
+        return "exact", args[0][1:]
+    return "prefix", args[0] if args else "/"
+
+
+def _route_from(
+    directive: Mapping[str, Any],
+    index: int,
+    match: str,
+    path: str,
+    parent: int | None,
+    scope: _Scope,
+    context: _Context,
+) -> Route:
+    if directive["directive"] in ("return", "rewrite"):
+        block: Block = [directive]
+    else:
+        block = directive.get("block", [])
+    kind, extra = _action(block, scope, context, match, path)
+    return _make_route(
+        index=index,
+        match=match,
+        path=path,
+        kind=kind,
+        origin=_origin(directive),
+        parent=parent,
+        scope=scope,
+        **extra,
+    )
+
+
+def _action(
+    block: Block, scope: _Scope, context: _Context, match: str, path: str
+) -> tuple[str, dict[str, Any]]:
+    by_name: dict[str, Mapping[str, Any]] = {}
+    for directive in block:
+        by_name.setdefault(directive["directive"], directive)
+
+    if "return" in by_name:
+        return _return(by_name["return"]["args"])
+    rewrite = by_name.get("rewrite")
+    if (
+        rewrite is not None
+        and len(rewrite["args"]) >= 3
+        and rewrite["args"][2]
+        in (
+            "redirect",
+            "permanent",
+        )
+    ):
+        code = 301 if rewrite["args"][2] == "permanent" else 302
+        return "redirect", {"redirect_to": rewrite["args"][1], "status": code}
+    if "proxy_pass" in by_name and by_name["proxy_pass"]["args"]:
+        upstream = by_name["proxy_pass"]["args"][0]
+        return "proxy", {"upstream": upstream, "upstream_hosts": _resolve(upstream, context)}
+    denies = [d for d in block if d["directive"] == "deny"]
+    allows = [d for d in block if d["directive"] == "allow"]
+    if any(d["args"][:1] == ["all"] for d in denies) and not allows:
+        return "deny", {"status": 403}
+    if match == "if":
+        return "none", {}
+
+    extra: dict[str, Any] = {"static_root": scope.root}
+    if "alias" in by_name and by_name["alias"]["args"]:
+        extra = {
+            "static_root": _absolute(by_name["alias"]["args"][0], context.prefix),
+            "is_alias": True,
+        }
+    try_files = by_name.get("try_files")
+    if try_files is not None and try_files["args"]:
+        last = try_files["args"][-1]
+        if last.startswith("@"):
+            extra["fallback_upstream"] = last
+    return "static", extra
+
+
+def _return(args: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    first = args[0]
+    if not first.isdigit():
+        return "redirect", {"redirect_to": first, "status": 302}
+    code = int(first)
+    target = args[1] if len(args) > 1 else ""
+    if code in _REDIRECT_CODES:
+        return "redirect", {"redirect_to": target, "status": code}
+    if code >= 400:
+        return "deny", {"status": code}
+    return "return", {"status": code}
+
+
+def _resolve(upstream: str, context: _Context) -> tuple[str, ...]:
+    text = re.sub(r"^[a-z]+://", "", upstream, flags=re.IGNORECASE)
+    if text.startswith("unix:"):
+        return (text.split(":", 2)[0] + ":" + text.split(":", 2)[1],)
+    hostport = text.split("/", 1)[0]
+    if hostport in context.upstreams:
+        return context.upstreams[hostport]
+    if "$" in hostport:
+        return ()  # a variable: only known at request time
+    scheme_port = "443" if upstream.lower().startswith("https") else "80"
+    if hostport.startswith("["):
+        return (hostport if "]:" in hostport else f"{hostport}:{scheme_port}",)
+    return (hostport if ":" in hostport else f"{hostport}:{scheme_port}",)
+
+
+def _make_route(
+    *,
+    index: int,
+    match: str,
+    path: str,
+    kind: str,
+    origin: Origin,
+    parent: int | None,
+    scope: _Scope,
+    is_implicit: bool = False,
+    **extra: Any,
+) -> Route:
+    request = scope.proxy_headers
+    if request is None:
+        request = tuple(
+            Header(name=name, value=value, origin=origin, always=True)
+            for name, value in DEFAULT_PROXY_HEADERS
+        )
+    return Route(
+        index=index,
+        match=match,
+        path=path,
+        kind=kind,
+        origin=origin,
+        parent=parent,
+        is_access_restricted=scope.is_access_restricted,
+        request_headers=request if kind == "proxy" or extra.get("fallback_upstream") else (),
+        response_headers=scope.add_headers,
+        server_tokens=scope.server_tokens,
+        **extra,
+    )
+
+
+def _resolve_fallbacks(routes: list[Route]) -> None:
+    """Replace `try_files ... @name` with the upstream the named location proxies to."""
+    named = {r.path: r for r in routes if r.match == "named"}
+    for position, route in enumerate(routes):
+        target = named.get(route.fallback_upstream)
+        if target is None or not route.fallback_upstream:
+            continue
+        routes[position] = _replace(
+            route,
+            fallback_upstream=target.upstream or route.fallback_upstream,
+            upstream_hosts=target.upstream_hosts,
+            request_headers=target.request_headers,
+        )
+
+
+def _replace(route: Route, **changes: Any) -> Route:
+    return dataclasses.replace(route, **changes)
+
+
+_DUMP_HEADER = re.compile(r"^# configuration file (/.+):$")
+
+
+def is_nginx_dump(text: str) -> bool:
+    """Return whether `text` is the output of `nginx -T`."""
+    for line in text.splitlines()[:5]:
+        if _DUMP_HEADER.match(line):
+            return True
+    return False
+
+
+def parse_nginx_dump(path: str, *, prefix: str | None = None) -> ProxyConfig:
+    """Parse the output of `nginx -T` saved in `path`, as the files it shows.
+
+    Each file of the dump is laid out under a private temporary tree at its own path, and
+    read from there as a `--root` tree would be: findings name the original paths and lines.
+    """
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise OSError(0, "not a regular file")
+        with open(path, "rb") as handle:
+            text = handle.read(MAX_BYTES).decode("utf-8", errors="replace")
+    except OSError as exc:
+        problem = ConfigProblem(message=f"{path}: {exc.strerror or exc}", file=path)
+        return ProxyConfig(server="nginx", path=path, problems=(problem,))
+
+    files: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        header = _DUMP_HEADER.match(line)
+        if header is not None:
+            current = files.setdefault(posixpath.normpath(header.group(1)), [])
+        elif current is not None:
+            current.append(line)
+    if not files:
+        problem = ConfigProblem(message=f"{path}: no '# configuration file' in it", file=path)
+        return ProxyConfig(server="nginx", path=path, problems=(problem,))
+
+    with tempfile.TemporaryDirectory(prefix="mxguard-nginx-T-") as tree:
+        for name, lines in files.items():
+            target = os.path.join(tree, name.lstrip("/"))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "w", encoding="utf-8") as handle:
+                handle.write("\n".join(lines) + "\n")
+        main = next(iter(files))
+        return parse_nginx(main, prefix=prefix, root=Root(tree))

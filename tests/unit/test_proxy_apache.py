@@ -1,0 +1,131 @@
+"""Apache httpd configurations into the proxy model: includes, variables, protocols, headers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mxguard.discovery.rootfs import Root
+from mxguard.proxy.apache import parse_apache, protocols_enabled
+from mxguard.proxy.model import select_route
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_protocols_enabled() -> None:
+    assert protocols_enabled(["all", "-SSLv3"]) == ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+    assert protocols_enabled(["-all", "+TLSv1.2", "+TLSv1.3"]) == ("TLSv1.2", "TLSv1.3")
+    assert protocols_enabled(["TLSv1.2"]) == ("TLSv1.2",)
+    assert protocols_enabled(["all", "-TLSv1", "-TLSv1.1"]) == ("TLSv1.2", "TLSv1.3")
+
+
+def test_debian_layout_in_a_root_tree(tmp_path: Path) -> None:
+    # Given a Debian-style tree: apache2.conf, envvars, ports.conf, sites-enabled symlinks
+    etc = tmp_path / "etc" / "apache2"
+    write(etc / "envvars", "export APACHE_RUN_USER=www-data\nexport APACHE_LOG_DIR=/var/log\n")
+    write(
+        etc / "apache2.conf",
+        "User ${APACHE_RUN_USER}\nErrorLog ${APACHE_LOG_DIR}/error.log\n"
+        "Include ports.conf\nIncludeOptional conf-enabled/*.conf\n"
+        "IncludeOptional sites-enabled/*.conf\nInclude missing.conf\n",
+    )
+    write(etc / "ports.conf", "Listen 80\n<IfModule ssl_module>\nListen 443\n</IfModule>\n")
+    write(
+        etc / "sites-available" / "shop.conf",
+        "<VirtualHost *:443>\nServerName shop.example.com\nSSLEngine on\n"
+        "SSLProtocol -all +TLSv1.2\nDocumentRoot /srv/shop/web\n"
+        "ProxyPass /xas/ http://127.0.0.1:8000/xas/\n</VirtualHost>\n",
+    )
+    (etc / "sites-enabled").mkdir()
+    # An absolute link, as a2ensite makes relative ones: it must resolve inside the tree
+    os.symlink("/etc/apache2/sites-available/shop.conf", etc / "sites-enabled" / "shop.conf")
+
+    config = parse_apache("/etc/apache2/apache2.conf", root=Root(str(tmp_path)))
+
+    assert config.user == "www-data"
+    assert "/etc/apache2/sites-enabled/shop.conf" in config.files
+    [site] = config.sites
+    assert site.name == "shop.example.com:443" and site.is_tls
+    assert site.tls is not None and site.tls.protocols == ("TLSv1.2",)
+    xas = select_route(site, "/xas/x")
+    assert xas is not None and xas.kind == "proxy" and xas.upstream_hosts == ("127.0.0.1:8000",)
+    root = select_route(site, "/index.html")
+    assert root is not None and root.static_root == "/srv/shop/web"
+    # The missing Include is a warning naming it, with the line of the Include
+    [problem] = config.problems
+    assert problem.status == "warn" and "missing.conf" in problem.message
+    assert problem.file == "/etc/apache2/apache2.conf" and problem.line == 6
+
+
+def test_headers_merge_from_server_to_location(tmp_path: Path) -> None:
+    config_file = write(
+        tmp_path / "httpd.conf",
+        "Header always set X-Frame-Options DENY\n"
+        "<VirtualHost *:443>\nSSLEngine on\n"
+        "Header always set Strict-Transport-Security max-age=31536000\n"
+        "Header set X-Only-Success yes\n"
+        "RequestHeader set X-Forwarded-Scheme https\n"
+        "<Location /p/>\nHeader always unset X-Frame-Options\n"
+        "RequestHeader unset X-Forwarded-Scheme\n</Location>\n"
+        "ProxyPass /p/ http://127.0.0.1:8000/p/\n"
+        "ProxyPass /xas/ http://127.0.0.1:8000/xas/\n</VirtualHost>\n",
+    )
+    [site] = parse_apache(str(config_file)).sites
+    xas = select_route(site, "/xas/")
+    page = select_route(site, "/p/a")
+    assert xas is not None and page is not None
+    assert {h.name: h.always for h in xas.response_headers} == {
+        "X-Only-Success": False,
+        "X-Frame-Options": True,
+        "Strict-Transport-Security": True,
+    }
+    assert [h.name for h in xas.request_headers] == ["X-Forwarded-Scheme"]
+    assert "X-Frame-Options" not in {h.name for h in page.response_headers}
+    assert page.request_headers == ()
+
+
+def test_define_and_negated_conditions(tmp_path: Path) -> None:
+    config_file = write(
+        tmp_path / "httpd.conf",
+        "Define APP /srv/app\n<IfModule !ssl_module>\nListen 8080\n</IfModule>\n"
+        "<VirtualHost *:80>\nDocumentRoot ${APP}/web\n</VirtualHost>\n",
+    )
+    [site] = parse_apache(str(config_file)).sites
+    assert site.document_root == "/srv/app/web"
+
+
+def test_non_utf8_and_binary_input_do_not_crash(tmp_path: Path) -> None:
+    path = tmp_path / "httpd.conf"
+    path.write_bytes(
+        b"ServerName \xff\xfe\n<VirtualHost *:80>\nDocumentRoot /x\x00\n</VirtualHost>\n"
+    )
+    config = parse_apache(str(path))
+    assert len(config.sites) == 1
+
+
+def test_a_redirect_only_host_has_no_document_root_route(tmp_path: Path) -> None:
+    config_file = write(
+        tmp_path / "httpd.conf",
+        "<VirtualHost *:80>\nServerName shop\nRedirect permanent / https://shop/\n</VirtualHost>\n",
+    )
+    [site] = parse_apache(str(config_file)).sites
+    [route] = site.routes
+    assert (route.kind, route.status, route.redirect_to) == ("redirect", 301, "https://shop/")
+
+
+def test_a_restricted_location_below_a_proxy_is_its_own_route(tmp_path: Path) -> None:
+    config_file = write(
+        tmp_path / "httpd.conf",
+        "<VirtualHost *:443>\nSSLEngine on\n<Location /rest-doc/>\nRequire ip 10.0.0.0/8\n"
+        "</Location>\nProxyPass / http://127.0.0.1:8000/\n</VirtualHost>\n",
+    )
+    [site] = parse_apache(str(config_file)).sites
+    docs = select_route(site, "/rest-doc/x")
+    rest = select_route(site, "/xas/")
+    assert docs is not None and docs.path == "/rest-doc/" and docs.kind == "proxy"
+    assert docs.is_access_restricted
+    assert rest is not None and rest.path == "/" and not rest.is_access_restricted
