@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import FIXTURES, App, Findings, render
+from proxylab import FIXTURES, App, Findings, render
+
 from mxguard.proxy.iis import parse_iis
 
 

@@ -18,8 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from tests.integration.hostlab import PreparedHost, attempt_access, copy_tree, prepared_host
+from hostlab import PreparedHost, attempt_access, copy_tree, prepared_host
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: creates accounts")
 

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from proxylab import App, Findings, TlsFiles
 
-from conftest import App, Findings, TlsFiles
 from mxguard.collect.proxy import ProxyOptions, collect_proxy, detect_server
 
 

@@ -6,7 +6,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import App, TlsFiles
+from proxylab import App, TlsFiles
+
 from mxguard.cli import main
 
 

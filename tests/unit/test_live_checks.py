@@ -98,7 +98,7 @@ def test_a_certificate_that_expires_soon_warns() -> None:
         vantage="host", sites=(replace(site, tls=replace(site.tls, certificate=soon)),)
     )
 
-    assert _finding("tls-certificate-expired", live).status is Status.WARN
+    assert _finding("live-tls-certificate-expired", live).status is Status.WARN
 
 
 def test_untestable_old_protocols_are_skipped_with_the_reason() -> None:
@@ -112,7 +112,7 @@ def test_untestable_old_protocols_are_skipped_with_the_reason() -> None:
         vantage="host", sites=(replace(site, tls=replace(site.tls, protocols=untestable)),)
     )
 
-    finding = _finding("tls-outdated-protocol-accepted", live)
+    finding = _finding("live-tls-protocol-below-1-2-accepted", live)
 
     assert finding.status is Status.SKIP and "OpenSSL refuses" in finding.message
 
@@ -148,7 +148,7 @@ def test_a_csp_with_unsafe_inline_scripts_fails_as_weak() -> None:
         sites=(_site(pages=(Page(path="/", kind="static", response=page),), session=None),),
     )
 
-    finding = _finding("csp-weak", live)
+    finding = _finding("live-csp-weak", live)
 
     assert finding.status is Status.FAIL
     assert "unsafe-inline" in finding.message and finding.evidence["url"] == URL
@@ -162,7 +162,7 @@ def test_a_report_only_csp_counts_as_missing() -> None:
         sites=(_site(pages=(Page(path="/", kind="static", response=page),), session=None),),
     )
 
-    finding = _finding("csp-header-missing", live)
+    finding = _finding("live-csp-missing", live)
 
     assert finding.status is Status.FAIL and "Report-Only" in finding.message
 

@@ -120,7 +120,7 @@ def tls_handshake_fails(snapshot: Snapshot) -> Iterator[Outcome]:
 
 
 @check(
-    id="tls-outdated-protocol-accepted",
+    id="live-tls-protocol-below-1-2-accepted",
     section="5",
     title="The server accepts TLS 1.0 or TLS 1.1",
     severity=Severity.HIGH,
@@ -164,7 +164,7 @@ def tls_outdated_protocol_accepted(snapshot: Snapshot) -> Iterator[Outcome]:
 
 
 @check(
-    id="tls-certificate-untrusted",
+    id="live-tls-certificate-untrusted",
     section="5",
     title="The certificate chain is not trusted",
     severity=Severity.HIGH,
@@ -201,7 +201,7 @@ def tls_certificate_untrusted(snapshot: Snapshot) -> Iterator[Outcome]:
 
 
 @check(
-    id="tls-certificate-hostname-mismatch",
+    id="live-tls-certificate-name-mismatch",
     section="5",
     title="The certificate does not name the site's host",
     severity=Severity.HIGH,
@@ -229,7 +229,7 @@ def tls_certificate_hostname_mismatch(snapshot: Snapshot) -> Iterator[Outcome]:
 
 
 @check(
-    id="tls-certificate-expired",
+    id="live-tls-certificate-expired",
     section="5",
     title="The certificate has expired, is not yet valid, or expires soon",
     severity=Severity.HIGH,
@@ -361,7 +361,7 @@ def _redirect(site: SiteProbe) -> Outcome:
 
 
 @check(
-    id="hsts-missing-or-short",
+    id="live-hsts-missing-or-short",
     section="5",
     title="Strict-Transport-Security is missing or shorter than six months",
     severity=Severity.MEDIUM,

@@ -61,7 +61,7 @@ def _per_site(
 
 
 @check(
-    id="csp-header-missing",
+    id="live-csp-missing",
     section="9",
     title="No enforced Content-Security-Policy header",
     severity=Severity.HIGH,
@@ -89,7 +89,7 @@ def csp_header_missing(snapshot: Snapshot) -> Iterator[Outcome]:
 
 
 @check(
-    id="csp-weak",
+    id="live-csp-weak",
     section="9",
     title="The Content-Security-Policy leaves scripts or framing open",
     severity=Severity.MEDIUM,
@@ -112,9 +112,7 @@ def csp_weak(snapshot: Snapshot) -> Iterator[Outcome]:
             if (v := r.header_values("Content-Security-Policy"))
         }
         if not policies:
-            yield skipped(
-                subject, "no enforced CSP to judge (see csp-header-missing)", url=item.url
-            )
+            yield skipped(subject, "no enforced CSP to judge (see live-csp-missing)", url=item.url)
             continue
         worst: list[tuple[str, CspIssue]] = []
         for url, value in policies.items():
@@ -136,7 +134,7 @@ def csp_weak(snapshot: Snapshot) -> Iterator[Outcome]:
 
 
 @check(
-    id="nosniff-header-missing",
+    id="live-nosniff-missing",
     section="9",
     title="X-Content-Type-Options: nosniff is missing",
     severity=Severity.MEDIUM,
@@ -156,7 +154,7 @@ def nosniff_header_missing(snapshot: Snapshot) -> Iterator[Outcome]:
 
 
 @check(
-    id="framing-not-restricted",
+    id="live-framing-not-denied",
     section="9",
     title="Other sites may frame the application (clickjacking)",
     severity=Severity.MEDIUM,
@@ -182,7 +180,7 @@ def framing_not_restricted(snapshot: Snapshot) -> Iterator[Outcome]:
 
 
 @check(
-    id="referrer-policy-missing",
+    id="live-referrer-policy-missing",
     section="9",
     title="No Referrer-Policy header",
     severity=Severity.LOW,

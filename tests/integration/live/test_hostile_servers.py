@@ -211,9 +211,9 @@ def test_an_expired_certificate_fails_the_expiry_check(ca: trustme.CA, ca_bundle
         url = f"https://127.0.0.1:{port}/"
         findings, elapsed = _audit(url, ca_bundle=ca_bundle)
 
-    finding = findings[("tls-certificate-expired", f"url:{url}")]
+    finding = findings[("live-tls-certificate-expired", f"url:{url}")]
     assert finding.status is Status.FAIL and "expired" in finding.message
-    assert findings[("tls-certificate-untrusted", f"url:{url}")].status is Status.FAIL
+    assert findings[("live-tls-certificate-untrusted", f"url:{url}")].status is Status.FAIL
     assert elapsed < BUDGET
 
 
@@ -223,7 +223,7 @@ def test_a_self_signed_certificate_is_untrusted(ca: trustme.CA) -> None:
         url = f"https://127.0.0.1:{port}/"
         findings, _ = _audit(url)
 
-    finding = findings[("tls-certificate-untrusted", f"url:{url}")]
+    finding = findings[("live-tls-certificate-untrusted", f"url:{url}")]
     assert finding.status is Status.FAIL
     assert finding.evidence["trust_store"] == "system"
 
@@ -233,9 +233,9 @@ def test_the_same_certificate_passes_with_its_ca_bundle(ca: trustme.CA, ca_bundl
         url = f"https://127.0.0.1:{port}/"
         findings, _ = _audit(url, ca_bundle=ca_bundle)
 
-    assert findings[("tls-certificate-untrusted", f"url:{url}")].status is Status.PASS
-    assert findings[("tls-certificate-hostname-mismatch", f"url:{url}")].status is Status.PASS
-    assert findings[("tls-certificate-expired", f"url:{url}")].status is Status.PASS
+    assert findings[("live-tls-certificate-untrusted", f"url:{url}")].status is Status.PASS
+    assert findings[("live-tls-certificate-name-mismatch", f"url:{url}")].status is Status.PASS
+    assert findings[("live-tls-certificate-expired", f"url:{url}")].status is Status.PASS
     assert findings[("tls-certificate-key-weak", f"url:{url}")].status is Status.PASS
 
 
@@ -246,7 +246,7 @@ def test_a_certificate_for_another_host_fails_the_hostname_check(
         url = f"https://127.0.0.1:{port}/"
         findings, _ = _audit(url, ca_bundle=ca_bundle)
 
-    finding = findings[("tls-certificate-hostname-mismatch", f"url:{url}")]
+    finding = findings[("live-tls-certificate-name-mismatch", f"url:{url}")]
     assert finding.status is Status.FAIL
     assert "wrong.example" in finding.message and url in finding.message
 

@@ -24,24 +24,24 @@ from mxguard.model import Finding, Status
 LIVE_CHECKS = (
     "site-does-not-answer",
     "tls-handshake-fails",
-    "tls-outdated-protocol-accepted",
-    "tls-certificate-untrusted",
-    "tls-certificate-hostname-mismatch",
-    "tls-certificate-expired",
+    "live-tls-protocol-below-1-2-accepted",
+    "live-tls-certificate-untrusted",
+    "live-tls-certificate-name-mismatch",
+    "live-tls-certificate-expired",
     "tls-certificate-key-weak",
     "http-not-redirected-to-https",
-    "hsts-missing-or-short",
+    "live-hsts-missing-or-short",
     "session-cookie-not-secure",
     "cookie-not-httponly",
     "cookie-samesite-missing",
     "set-cookie-malformed",
     "forwarded-scheme-spoofable",
     "static-content-served-by-runtime",
-    "csp-header-missing",
-    "csp-weak",
-    "nosniff-header-missing",
-    "framing-not-restricted",
-    "referrer-policy-missing",
+    "live-csp-missing",
+    "live-csp-weak",
+    "live-nosniff-missing",
+    "live-framing-not-denied",
+    "live-referrer-policy-missing",
     "server-header-leaks-version",
 )
 
@@ -168,17 +168,17 @@ def test_missing_security_headers_each_fail(
 
     subject = f"url:{server.http_url}"
     for check in (
-        "csp-header-missing",
-        "nosniff-header-missing",
-        "framing-not-restricted",
-        "hsts-missing-or-short",
+        "live-csp-missing",
+        "live-nosniff-missing",
+        "live-framing-not-denied",
+        "live-hsts-missing-or-short",
     ):
         assert server.https_url in _fails(findings, check, subject).message
-    assert findings[("referrer-policy-missing", subject)].status is Status.WARN
+    assert findings[("live-referrer-policy-missing", subject)].status is Status.WARN
     leak = findings[("server-header-leaks-version", subject)]
     assert leak.status is Status.WARN and "nginx/" in leak.message
     # The dynamic endpoint is judged too, not only the static page.
-    assert f"{server.https_url}xas/" in findings[("csp-header-missing", subject)].message
+    assert f"{server.https_url}xas/" in findings[("live-csp-missing", subject)].message
 
 
 def test_weak_tls_accepts_outdated_protocols(
@@ -193,7 +193,7 @@ def test_weak_tls_accepts_outdated_protocols(
 
     findings = _audit(emulator, server, ca_bundle)
 
-    finding = findings[("tls-outdated-protocol-accepted", f"url:{server.http_url}")]
+    finding = findings[("live-tls-protocol-below-1-2-accepted", f"url:{server.http_url}")]
     if finding.status is Status.SKIP:
         pytest.skip(f"the local TLS library cannot test old protocols: {finding.message}")
     assert finding.status is Status.FAIL, finding
@@ -266,5 +266,5 @@ def test_the_command_line_probes_the_sites_of_the_named_config(
     live = {f["check"]: f for f in findings if f["subject"] == f"url:{server.https_url}"}
     assert live["static-content-served-by-runtime"]["status"] == "pass"
     assert live["session-cookie-not-secure"]["status"] == "pass"
-    assert live["tls-certificate-untrusted"]["status"] == "pass"
+    assert live["live-tls-certificate-untrusted"]["status"] == "pass"
     assert live["http-not-redirected-to-https"]["status"] == "skip"  # no http:// form known

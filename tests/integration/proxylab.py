@@ -1,0 +1,234 @@
+"""Helpers and fixtures for the proxy tests: a Mendix project, real TLS files, real server config
+tests. `conftest.py` makes the fixtures available; tests import the helpers from here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import trustme
+
+from mxguard.cli import main
+from mxguard.lab.example import RUNTIME_VERSION, AppLayout, write_app
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "proxy"
+RUNTIME_PORT = 8000
+APACHE_MODULES = "/usr/lib/apache2/modules"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class App:
+    """A Mendix project written for a test."""
+
+    base: str
+    m2ee: str
+    version: str = RUNTIME_VERSION
+    port: int = RUNTIME_PORT
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsFiles:
+    """A certificate chain, its key and the CA that issued it, as files."""
+
+    cert: str
+    key: str
+    ca: str
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> App:
+    """Write a hardened Mendix project under the test's folder."""
+    home = str(tmp_path / "srv" / "shop")
+    layout = AppLayout(
+        name="shop",
+        home=home,
+        uid=os.getuid(),
+        gid=os.getgid(),
+        runtime_port=RUNTIME_PORT,
+        admin_port=9000,
+        hardened=True,
+    )
+    write_app("/", layout)
+    return App(base=home, m2ee=f"{home}/.m2ee/m2ee.yaml")
+
+
+def make_tls(
+    folder: Path,
+    *,
+    names: tuple[str, ...] = ("shop.example.com",),
+    not_after: datetime | None = None,
+    key_mode: int = 0o600,
+    other_key: bool = False,
+) -> TlsFiles:
+    """Write a trustme CA, a leaf certificate for `names` and its key into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ca = trustme.CA()
+    leaf = ca.issue_cert(*names, not_after=not_after)
+    cert = folder / "shop.crt"
+    key = folder / "shop.key"
+    leaf.cert_chain_pems[0].write_to_path(str(cert))
+    source = ca.issue_cert(*names) if other_key else leaf
+    source.private_key_pem.write_to_path(str(key))
+    os.chmod(key, key_mode)
+    ca_file = folder / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    return TlsFiles(cert=str(cert), key=str(key), ca=str(ca_file))
+
+
+@pytest.fixture
+def tls(tmp_path: Path) -> TlsFiles:
+    """Return good TLS files for shop.example.com."""
+    return make_tls(tmp_path / "tls")
+
+
+def render(template: Path, target: Path, **values: str) -> Path:
+    """Copy a fixture with its @PLACEHOLDERS@ filled in."""
+    text = template.read_text(encoding="utf-8")
+    for name, value in values.items():
+        text = text.replace(f"@{name.upper()}@", value)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+@pytest.fixture
+def nginx_config(tmp_path: Path, app: App, tls: TlsFiles) -> Callable[..., Path]:
+    """Return a function that renders an nginx fixture and has real nginx accept it."""
+
+    def build(name: str, *, tls_files: TlsFiles | None = None, check: bool = True) -> Path:
+        files = tls_files or tls
+        prefix = tmp_path / "nginx"
+        (prefix / "logs").mkdir(parents=True, exist_ok=True)
+        path = render(
+            FIXTURES / "nginx" / name,
+            prefix / name,
+            prefix=str(prefix),
+            app=app.base,
+            cert=files.cert,
+            key=files.key,
+            port=str(app.port),
+            version=app.version,
+        )
+        if check:
+            assert_nginx_accepts(path, prefix)
+        return path
+
+    return build
+
+
+def assert_nginx_accepts(path: Path, prefix: Path) -> None:
+    """Run `nginx -t` on the config and fail the test when nginx rejects it."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.path.exists(nginx):
+        pytest.skip("nginx is not installed (./dev setup installs nginx-light)")
+    result = subprocess.run(
+        [nginx, "-t", "-q", "-c", str(path), "-p", str(prefix)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, f"nginx rejects {path}: {result.stderr}"
+
+
+def apache_env(prefix: Path) -> dict[str, str]:
+    """Return an environment in which apache2 touches nothing outside `prefix`."""
+    return {
+        **os.environ,
+        "APACHE_RUN_DIR": str(prefix),
+        "APACHE_LOCK_DIR": str(prefix),
+        "APACHE_LOG_DIR": str(prefix),
+        "APACHE_PID_FILE": str(prefix / "apache2.pid"),
+        "APACHE_RUN_USER": "www-data",
+        "APACHE_RUN_GROUP": "www-data",
+        "APACHE_CONFDIR": str(prefix),
+    }
+
+
+def assert_apache_accepts(path: Path, prefix: Path) -> None:
+    """Run `apache2 -t` on a test-owned config and fail the test when httpd rejects it."""
+    apache = shutil.which("apache2") or "/usr/sbin/apache2"
+    if not os.path.exists(apache):
+        pytest.skip("apache2 is not installed (./dev setup installs it)")
+    result = subprocess.run(
+        [apache, "-t", "-d", str(prefix), "-f", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env=apache_env(prefix),
+    )
+    assert result.returncode == 0, f"apache2 rejects {path}: {result.stderr}"
+
+
+@pytest.fixture
+def apache_config(tmp_path: Path, app: App, tls: TlsFiles) -> Callable[..., Path]:
+    """Return a function that renders an Apache fixture and has real httpd accept it."""
+
+    def build(name: str, *, tls_files: TlsFiles | None = None, check: bool = True) -> Path:
+        files = tls_files or tls
+        prefix = tmp_path / "apache"
+        prefix.mkdir(parents=True, exist_ok=True)
+        values = {
+            "prefix": str(prefix),
+            "modules": APACHE_MODULES,
+            "app": app.base,
+            "cert": files.cert,
+            "key": files.key,
+            "port": str(app.port),
+            "version": app.version,
+        }
+        render(FIXTURES / "apache" / "base.inc", prefix / "base.inc", **values)
+        path = render(FIXTURES / "apache" / name, prefix / name, **values)
+        if check:
+            assert_apache_accepts(path, prefix)
+        return path
+
+    return build
+
+
+@dataclass(frozen=True, slots=True)
+class Findings:
+    """The findings of one `mxguard audit` run, with helpers to select them."""
+
+    items: list[dict[str, object]]
+    exit_code: int
+
+    def of(self, check: str, *, status: str | None = None) -> list[dict[str, object]]:
+        return [
+            f
+            for f in self.items
+            if f["check"] == check and (status is None or f["status"] == status)
+        ]
+
+    def statuses(self, check: str) -> set[object]:
+        return {f["status"] for f in self.of(check)}
+
+    def failing(self, section: str) -> set[object]:
+        return {f["check"] for f in self.items if f["section"] == section and f["status"] == "fail"}
+
+
+@pytest.fixture
+def audit(tmp_path: Path) -> Iterator[Callable[..., Findings]]:
+    """Return a function that runs `mxguard audit` and returns its JSON findings."""
+
+    def run(*args: str) -> Findings:
+        output = tmp_path / "report.json"
+        code = main(["audit", *args, "--format", "json", "--output", str(output)])
+        report = json.loads(output.read_text(encoding="utf-8"))
+        return Findings(items=report["findings"], exit_code=code)
+
+    yield run
+
+
+def days_from_now(days: int) -> datetime:
+    """Return a moment `days` from now, in UTC."""
+    return datetime.now(UTC) + timedelta(days=days)
