@@ -37,7 +37,7 @@ def not_probed(snapshot: Snapshot) -> Outcome:
     return skipped(f"host:{snapshot.host}", why)
 
 
-def sites(snapshot: Snapshot, what: str) -> Iterator[SiteProbe | Outcome]:
+def sites(snapshot: Snapshot) -> Iterator[SiteProbe | Outcome]:
     """Yield every probed site, or one `skip` outcome saying why there is none."""
     live = snapshot.live
     if live is None:
@@ -46,7 +46,7 @@ def sites(snapshot: Snapshot, what: str) -> Iterator[SiteProbe | Outcome]:
     if not live.sites:
         yield skipped(
             f"host:{snapshot.host}",
-            f"no site to probe for {what}: give --url or set ApplicationRootUrl",
+            "no site to probe: give --url, or set ApplicationRootUrl in the m2ee config",
         )
         return
     yield from live.sites

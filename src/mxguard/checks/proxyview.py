@@ -46,6 +46,11 @@ def no_proxy_reason(snapshot: Snapshot) -> str | None:
         return proxy.reason or "no proxy configuration was found"
     if not any(config.sites for config in proxy.configs):
         return "the proxy configuration defines no site"
+    if not site_views(snapshot):
+        return (
+            "no proxy site serves a Mendix installation found here; name the app's m2ee "
+            "config with --config, or the proxy config with --proxy-config to judge it anyway"
+        )
     return None
 
 
@@ -151,8 +156,10 @@ def site_views(snapshot: Snapshot) -> list[SiteView]:
         )
         for view in views
     ]
+    # Without a site tied to a known app, only configurations the user named are judged:
+    # the default site of a web server that fronts no Mendix app is not the checklist's.
     tied = [view for view in views if view.apps]
-    return tied or views
+    return tied or [view for view in views if view.config.is_explicit]
 
 
 def is_loopback_upstream(hostport: str) -> bool:

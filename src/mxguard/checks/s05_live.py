@@ -29,7 +29,7 @@ _WEAK_SIGNATURES = ("md5", "sha1")
 
 
 def _tls_sites(snapshot: Snapshot) -> Iterator[tuple[SiteProbe, TlsFacts] | Outcome]:
-    for item in sites(snapshot, "TLS"):
+    for item in sites(snapshot):
         if isinstance(item, Outcome):
             yield item
             continue
@@ -67,7 +67,7 @@ def _certificates(snapshot: Snapshot) -> Iterator[tuple[SiteProbe, CertificateFa
 )
 def site_does_not_answer(snapshot: Snapshot) -> Iterator[Outcome]:
     """Report a site whose pages or redirects failed, with the cause and the URL."""
-    for item in sites(snapshot, "answers"):
+    for item in sites(snapshot):
         if isinstance(item, Outcome):
             yield item
             continue
@@ -100,7 +100,7 @@ def site_does_not_answer(snapshot: Snapshot) -> Iterator[Outcome]:
 )
 def tls_handshake_fails(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail an `https://` site where no TLS handshake completes."""
-    for item in sites(snapshot, "TLS"):
+    for item in sites(snapshot):
         if isinstance(item, Outcome):
             yield item
             continue
@@ -318,7 +318,7 @@ def tls_certificate_key_weak(snapshot: Snapshot) -> Iterator[Outcome]:
 )
 def http_not_redirected_to_https(snapshot: Snapshot) -> Iterator[Outcome]:
     """Judge the redirect chain that starts at the `http://` form of the site."""
-    for item in sites(snapshot, "the redirect to HTTPS"):
+    for item in sites(snapshot):
         if isinstance(item, Outcome):
             yield item
             continue
@@ -376,7 +376,7 @@ def _redirect(site: SiteProbe) -> Outcome:
 )
 def hsts_missing_or_short(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail an HTTPS site whose pages send no HSTS header of at least six months."""
-    for item in sites(snapshot, "HSTS"):
+    for item in sites(snapshot):
         if isinstance(item, Outcome):
             yield item
             continue
@@ -416,9 +416,9 @@ def _max_age(value: str | None) -> int | None:
 
 
 def _cookie_verdicts(
-    snapshot: Snapshot, what: str
+    snapshot: Snapshot,
 ) -> Iterator[tuple[SiteProbe, list[Cookie]] | Outcome]:
-    for item in sites(snapshot, what):
+    for item in sites(snapshot):
         if isinstance(item, Outcome):
             yield item
             continue
@@ -456,7 +456,7 @@ def _cookie_verdicts(
 )
 def session_cookie_not_secure(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail cookies set over HTTPS without `Secure`; fail a plain-HTTP session outright."""
-    for item in _cookie_verdicts(snapshot, "cookies"):
+    for item in _cookie_verdicts(snapshot):
         if isinstance(item, Outcome):
             yield item
             continue
@@ -492,7 +492,7 @@ def session_cookie_not_secure(snapshot: Snapshot) -> Iterator[Outcome]:
 )
 def cookie_not_httponly(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail cookies the client does not need to read that lack `HttpOnly`."""
-    for item in _cookie_verdicts(snapshot, "cookies"):
+    for item in _cookie_verdicts(snapshot):
         if isinstance(item, Outcome):
             yield item
             continue
@@ -524,7 +524,7 @@ def cookie_not_httponly(snapshot: Snapshot) -> Iterator[Outcome]:
 )
 def cookie_samesite_missing(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail cookies without `SameSite=Strict|Lax|None` (None only with Secure)."""
-    for item in _cookie_verdicts(snapshot, "cookies"):
+    for item in _cookie_verdicts(snapshot):
         if isinstance(item, Outcome):
             yield item
             continue
@@ -551,7 +551,7 @@ def cookie_samesite_missing(snapshot: Snapshot) -> Iterator[Outcome]:
 )
 def set_cookie_malformed(snapshot: Snapshot) -> Iterator[Outcome]:
     """Warn about `Set-Cookie` lines that do not parse."""
-    for item in sites(snapshot, "cookies"):
+    for item in sites(snapshot):
         if isinstance(item, Outcome):
             yield item
             continue
@@ -583,7 +583,7 @@ def set_cookie_malformed(snapshot: Snapshot) -> Iterator[Outcome]:
 )
 def forwarded_scheme_spoofable(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail a site whose cookies lose `Secure` when the client sends `X-Forwarded-*: http`."""
-    for item in _cookie_verdicts(snapshot, "the forwarded-scheme spoofing probe"):
+    for item in _cookie_verdicts(snapshot):
         if isinstance(item, Outcome):
             yield item
             continue

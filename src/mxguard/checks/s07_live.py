@@ -27,7 +27,7 @@ from mxguard.model import Severity
 )
 def static_content_served_by_runtime(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail a site whose static paths came from the runtime, judged against the runtime port."""
-    for item in sites(snapshot, "static content"):
+    for item in sites(snapshot):
         if isinstance(item, Outcome):
             yield item
             continue

@@ -35,14 +35,13 @@ def _judged(site: SiteProbe) -> list[Response]:
 
 def _per_site(
     snapshot: Snapshot,
-    what: str,
     judge: Callable[[Response], str | None],
     *,
     praise: str,
     make: Callable[..., Outcome] = failed,
 ) -> Iterator[Outcome]:
     """Apply `judge` (a problem in words, or None) to each judged response of each site."""
-    for item in sites(snapshot, what):
+    for item in sites(snapshot):
         if isinstance(item, Outcome):
             yield item
             continue
@@ -85,7 +84,7 @@ def csp_header_missing(snapshot: Snapshot) -> Iterator[Outcome]:
             return "only Content-Security-Policy-Report-Only, which enforces nothing"
         return "no Content-Security-Policy"
 
-    return _per_site(snapshot, "CSP", judge, praise="every answer carries a CSP")
+    return _per_site(snapshot, judge, praise="every answer carries a CSP")
 
 
 @check(
@@ -101,7 +100,7 @@ def csp_header_missing(snapshot: Snapshot) -> Iterator[Outcome]:
 )
 def csp_weak(snapshot: Snapshot) -> Iterator[Outcome]:
     """Judge each enforced CSP with the CSP evaluator: fail on high issues, warn on medium."""
-    for item in sites(snapshot, "CSP"):
+    for item in sites(snapshot):
         if isinstance(item, Outcome):
             yield item
             continue
@@ -150,7 +149,7 @@ def nosniff_header_missing(snapshot: Snapshot) -> Iterator[Outcome]:
             return "no X-Content-Type-Options"
         return None if value.strip().lower() == "nosniff" else f"X-Content-Type-Options: {value}"
 
-    return _per_site(snapshot, "nosniff", judge, praise="every answer sends nosniff")
+    return _per_site(snapshot, judge, praise="every answer sends nosniff")
 
 
 @check(
@@ -176,7 +175,7 @@ def framing_not_restricted(snapshot: Snapshot) -> Iterator[Outcome]:
             return None
         return "neither frame-ancestors nor X-Frame-Options DENY/SAMEORIGIN"
 
-    return _per_site(snapshot, "framing", judge, praise="framing is restricted everywhere")
+    return _per_site(snapshot, judge, praise="framing is restricted everywhere")
 
 
 @check(
@@ -196,9 +195,7 @@ def referrer_policy_missing(snapshot: Snapshot) -> Iterator[Outcome]:
             return "no Referrer-Policy"
         return "Referrer-Policy: unsafe-url" if "unsafe-url" in value.lower() else None
 
-    return _per_site(
-        snapshot, "Referrer-Policy", judge, praise="a Referrer-Policy everywhere", make=warned
-    )
+    return _per_site(snapshot, judge, praise="a Referrer-Policy everywhere", make=warned)
 
 
 @check(
@@ -219,6 +216,4 @@ def server_header_leaks_version(snapshot: Snapshot) -> Iterator[Outcome]:
                 return f"{name}: {value[:120]}"
         return None
 
-    return _per_site(
-        snapshot, "the Server header", judge, praise="no version in Server headers", make=warned
-    )
+    return _per_site(snapshot, judge, praise="no version in Server headers", make=warned)

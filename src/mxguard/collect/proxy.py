@@ -19,7 +19,7 @@ import re
 import stat
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -70,7 +70,9 @@ def collect_proxy(options: ProxyOptions, accounts: Sequence[Account] = ()) -> Pr
         if path in seen:
             continue
         seen.add(path)
-        configs.append(_parse(server, path, prefix, root, explicit=path in options.configs))
+        explicit = path in options.configs
+        parsed = _parse(server, path, prefix, root, explicit=explicit)
+        configs.append(replace(parsed, is_explicit=explicit))
 
     store = _trust_store(root, options.ca_bundle)
     tls_files = tuple(_tls_files(configs, root, store, accounts))

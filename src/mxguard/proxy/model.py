@@ -129,6 +129,7 @@ class ProxyConfig:
     files: tuple[str, ...] = ()  # every file read, the main one first
     problems: tuple[ConfigProblem, ...] = ()
     user: str = ""  # the account worker processes run as (nginx `user`, Apache `User`)
+    is_explicit: bool = False  # named with --proxy-config rather than discovered
 
 
 def route_path_matches(route: Route, path: str) -> bool:

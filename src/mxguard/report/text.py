@@ -67,15 +67,23 @@ def render(report: Report, stream: TextIO, *, is_terminal: bool) -> None:
 
 
 def _print_skips(console: Console, skips: list[Finding]) -> None:
-    # Skips repeat one reason for many subjects (an offline tree has no sockets): say it once.
-    by_reason: dict[tuple[str, str], list[str]] = defaultdict(list)
+    # Skips repeat one reason for many checks and subjects (no site to probe, an offline
+    # tree has no sockets): say each reason once, with what it held back.
+    by_reason: dict[str, list[Finding]] = defaultdict(list)
     for finding in skips:
-        by_reason[(finding.check, finding.message)].append(finding.subject)
-    for (check, reason), subjects in by_reason.items():
-        shown = ", ".join(subjects[:4]) + (
-            f" and {len(subjects) - 4} more" if len(subjects) > 4 else ""
+        by_reason[finding.message].append(finding)
+    for reason, findings in by_reason.items():
+        checks = list(dict.fromkeys(f.check for f in findings))
+        subjects = list(dict.fromkeys(f.subject for f in findings))
+        console.print(
+            f"  [dim]SKIP {escape(_listing(checks, 3))} for {escape(_listing(subjects, 3))}[/]"
         )
-        console.print(f"  [dim]SKIP {escape(check)}  {escape(shown)}: {escape(reason)}[/]")
+        console.print(f"      [dim]{escape(reason)}[/]")
+
+
+def _listing(items: list[str], most: int) -> str:
+    shown = ", ".join(items[:most])
+    return shown + (f" and {len(items) - most} more" if len(items) > most else "")
 
 
 def _counts(findings: list[Finding]) -> str:
