@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
+from mxguard.csp import CspIssue
 from mxguard.facts import Installation, ListenSetting, PathFacts, Snapshot
+from mxguard.model import Severity, Status
 
 ADMIN_GROUPS = frozenset({"root", "sudo", "wheel", "adm", "admin", "staff", "docker", "lxd"})
 PROXY_ACCOUNTS = frozenset({"www-data", "nginx", "apache", "httpd", "nobody", "_www", "www"})
@@ -76,3 +78,14 @@ def mode_text(mode: int) -> str:
 def plural(count: int, noun: str) -> str:
     """Return `count` with `noun`, adding an s unless the count is one."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def csp_status(issues: Sequence[CspIssue]) -> Status:
+    """Return how a policy's issues count: a high one fails, any other only warns.
+
+    The checklist asks for a CSP and recommends one that itself lacks `base-uri` and
+    `frame-ancestors`; weaknesses short of scripts from anywhere are beyond its letter.
+    """
+    if any(issue.severity.rank >= Severity.HIGH.rank for issue in issues):
+        return Status.FAIL
+    return Status.WARN if issues else Status.PASS

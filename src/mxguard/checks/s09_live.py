@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
+from mxguard.checks.common import csp_status
 from mxguard.checks.live_common import site_subject, sites
 from mxguard.checks.registry import Outcome, check, failed, passed, skipped, warned
 from mxguard.csp import CspIssue, evaluate_csp
 from mxguard.facts import Snapshot
 from mxguard.live.facts import Response, SiteProbe
-from mxguard.model import Severity
+from mxguard.model import Severity, Status
 
 JUDGED_STATIC = ("/", "/index.html")
 # A product name followed by a version number: nginx/1.22.1, Apache/2.4.57 (Debian), Jetty(9.4).
@@ -116,20 +117,18 @@ def csp_weak(snapshot: Snapshot) -> Iterator[Outcome]:
         worst: list[tuple[str, CspIssue]] = []
         for url, value in policies.items():
             worst.extend((url, issue) for issue in evaluate_csp(value))
-        serious = [(u, i) for u, i in worst if i.severity.rank >= Severity.MEDIUM.rank]
         evidence = {
             "url": next(iter(policies)),
             "policy": next(iter(policies.values()))[:2000],
             "issues": sorted({f"{i.code} ({i.severity.value})" for _, i in worst}) or None,
         }
-        if not serious:
-            yield passed(subject, "the CSP has no medium or worse weakness", **evidence)
+        status = csp_status([issue for _, issue in worst])
+        if status is Status.PASS:
+            yield passed(subject, "the CSP has no known weakness", **evidence)
             continue
-        shown = "; ".join(dict.fromkeys(f"{i.code}: {i.message}" for _, i in serious))
-        if any(i.severity.rank >= Severity.HIGH.rank for _, i in serious):
-            yield failed(subject, f"{serious[0][0]}: {shown}", **evidence)
-        else:
-            yield warned(subject, f"{serious[0][0]}: {shown}", **evidence)
+        shown = "; ".join(dict.fromkeys(f"{i.code}: {i.message}" for _, i in worst))
+        make = failed if status is Status.FAIL else warned
+        yield make(subject, f"{worst[0][0]}: {shown}", **evidence)
 
 
 @check(

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import replace
 
+from mxguard.checks.common import csp_status
 from mxguard.checks.proxyview import (
     HTML_PATHS,
     SiteView,
@@ -26,7 +27,7 @@ from mxguard.checks.proxyview import (
 from mxguard.checks.registry import Outcome, check, failed, passed, skipped, warned
 from mxguard.csp import evaluate_csp, parse_csp
 from mxguard.facts import Snapshot
-from mxguard.model import Severity
+from mxguard.model import Severity, Status
 from mxguard.proxy.model import Header, Route, Site
 
 MIN_HSTS_SECONDS = 15_552_000  # 180 days
@@ -142,15 +143,13 @@ def csp_weak(snapshot: Snapshot) -> Iterator[Outcome]:
             continue  # judged by csp-missing
         value = ", ".join(h.value for h in enforced)
         issues = evaluate_csp(value)
-        serious = [i for i in issues if i.severity.rank >= Severity.MEDIUM.rank]
         ev = _where(route, enforced[0], issues=[i.code for i in issues])
-        if serious:
-            worst = max(i.severity.rank for i in serious)
-            outcome = failed(subject, "; ".join(i.message for i in serious), **ev)
-            if worst >= Severity.HIGH.rank:
-                outcome = replace(outcome, severity=Severity.HIGH)
-            yield outcome
-        elif issues:
+        status = csp_status(issues)
+        if status is Status.FAIL:
+            high = [i for i in issues if i.severity.rank >= Severity.HIGH.rank]
+            outcome = failed(subject, "; ".join(i.message for i in high), **ev)
+            yield replace(outcome, severity=Severity.HIGH)
+        elif status is Status.WARN:
             yield warned(subject, "; ".join(i.message for i in issues), **ev)
         else:
             yield passed(subject, "the policy has no known weakness", **ev)
