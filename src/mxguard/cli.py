@@ -68,7 +68,12 @@ def _collect(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    snapshots = [s for path in args.facts for s in snapshot_io.read(path)]
+    _check_files("--advisories", args.advisories)
+    snapshots = [
+        engine.with_advisories(snapshot, args.advisories)
+        for path in args.facts
+        for snapshot in snapshot_io.read(path)
+    ]
     return _report(engine.evaluate(snapshots), args)
 
 
@@ -123,9 +128,8 @@ def _audit_options(args: argparse.Namespace) -> engine.AuditOptions:
     for path in args.config:
         if not os.path.isfile(path):
             raise UsageError(f"--config {path}: no such file")
-    for path in args.proxy_config:
-        if not os.path.isfile(path):
-            raise UsageError(f"--proxy-config {path}: no such file")
+    _check_files("--proxy-config", args.proxy_config)
+    _check_files("--advisories", args.advisories)
     for url in args.url:
         if not url.startswith(("http://", "https://")) or not urllib.parse.urlsplit(url).hostname:
             raise UsageError(f"--url {url}: not an http:// or https:// URL")
@@ -138,12 +142,19 @@ def _audit_options(args: argparse.Namespace) -> engine.AuditOptions:
         root=args.root,
         configs=tuple(args.config),
         proxy_configs=tuple(args.proxy_config),
+        advisories=tuple(args.advisories),
         database_urls=tuple(args.database_url),
         urls=tuple(args.url),
         ca_bundle=args.ca_bundle,
         from_outside=args.from_outside,
         try_default_admin_passwords=args.try_default_admin_passwords,
     )
+
+
+def _check_files(option: str, paths: Sequence[str]) -> None:
+    for path in paths:
+        if not os.path.isfile(path):
+            raise UsageError(f"{option} {path}: no such file")
 
 
 @contextlib.contextmanager
@@ -211,6 +222,7 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="evaluate facts snapshots from any host")
     evaluate.add_argument("facts", nargs="+", metavar="FACTS.json")
+    _advisories_option(evaluate)
     _report_options(evaluate)
     evaluate.set_defaults(run=_evaluate)
 
@@ -279,6 +291,18 @@ def _discovery_options(parser: argparse.ArgumentParser) -> None:
             "postgresql://user@host:5432/db or mysql://…; the password may come from "
             "$MXGUARD_DATABASE_PASSWORD instead of the URL (repeatable)"
         ),
+    )
+
+    _advisories_option(parser)
+
+
+def _advisories_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--advisories",
+        action="append",
+        default=[],
+        metavar="CSAF.json",
+        help="security advisories (CSAF 2.0) beyond mxguard's own data, for §2 (repeatable)",
     )
 
 

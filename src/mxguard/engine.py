@@ -13,11 +13,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from mxguard import __version__
+from mxguard.advisories import load_csaf
 from mxguard.checks.registry import Check, Outcome, catalog
 from mxguard.collect.database import DatabaseOptions, collect_database
 from mxguard.collect.host import HostOptions, collect_host
 from mxguard.collect.live import LiveOptions, collect_live
 from mxguard.collect.proxy import ProxyOptions, collect_proxy
+from mxguard.errors import ConfigError
 from mxguard.facts import ConfigFile, Installation, Mode, Problem, Snapshot, Visibility
 from mxguard.live.client import Limits
 from mxguard.model import Finding, Report, Status
@@ -42,6 +44,7 @@ class AuditOptions:
     # `--database-url [APP=]URL` values; they may hold a password, so they are never shown.
     database_urls: tuple[str, ...] = field(default=(), repr=False)
     database_timeout: float = 5.0
+    advisories: tuple[str, ...] = ()  # CSAF files with advisories newer than the bundled ones
 
 
 def collect(options: AuditOptions) -> Snapshot:
@@ -63,7 +66,25 @@ def collect(options: AuditOptions) -> Snapshot:
     database, problems = collect_database(
         snapshot, DatabaseOptions(urls=options.database_urls, timeout=options.database_timeout)
     )
-    return replace(snapshot, database=database, problems=(*snapshot.problems, *problems))
+    snapshot = replace(snapshot, database=database, problems=(*snapshot.problems, *problems))
+    return with_advisories(snapshot, options.advisories)
+
+
+def with_advisories(snapshot: Snapshot, paths: Sequence[str]) -> Snapshot:
+    """Return `snapshot` with the advisories of the CSAF files `paths` added to it.
+
+    A file that cannot be read becomes a problem in the snapshot; the others still count.
+    """
+    found = list(snapshot.advisories)
+    problems = list(snapshot.problems)
+    for path in paths:
+        try:
+            found.extend(load_csaf(path))
+        except ConfigError as exc:
+            problems.append(
+                Problem(subject=f"file:{path}", message=f"advisories: {exc}", file=path)
+            )
+    return replace(snapshot, advisories=tuple(found), problems=tuple(problems))
 
 
 def _live_options(options: AuditOptions) -> LiveOptions:

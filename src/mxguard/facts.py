@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from mxguard.advisories import Advisory
 from mxguard.database_facts import DatabaseFacts
 from mxguard.live.facts import LiveFacts
 from mxguard.proxy.model import ProxyFacts
@@ -236,6 +237,7 @@ class Snapshot:
     live: LiveFacts | None = None
     database: DatabaseFacts | None = None
     proxy: ProxyFacts | None = None
+    advisories: tuple[Advisory, ...] = ()  # from CSAF files the operator gave (--advisories)
 
     def account(self, name: str | None) -> Account | None:
         """Return the account called `name`, or None."""

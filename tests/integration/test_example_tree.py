@@ -41,6 +41,7 @@ def test_the_web_servers_account_running_an_app_is_a_failure(report: Report) -> 
 
 def test_ledger_fails_every_file_and_config_check(report: Report) -> None:
     assert of(report, "ledger", "fail") >= {
+        "runtime-version-has-known-vulnerabilities",
         "runtime-account-is-administrator",
         "private-files-owned-by-another-account",
         "private-files-open-to-group-or-others",

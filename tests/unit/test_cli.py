@@ -162,3 +162,42 @@ def test_output_replacing_a_file_keeps_its_mode(tmp_path: Path) -> None:
     )
     assert target.stat().st_mode & 0o777 == 0o644
     assert json.loads(target.read_text())["hosts"] == ["h1"]
+
+
+def test_advisories_from_csaf_reach_evaluate_and_a_bad_file_is_a_finding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    installation = Installation(name="old", app_base="/srv/old", runtime_version="10.6.3")
+    snapshot = Snapshot(
+        tool_version="t",
+        host="h",
+        collected_at="c",
+        mode=Mode.OFFLINE,
+        installations=(installation,),
+    )
+    facts = tmp_path / "facts.json"
+    facts.write_bytes(snapshot_io.dumps([snapshot]))
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    csaf = Path(__file__).parents[1] / "fixtures" / "csaf" / "icsa-24-256-05.json"
+
+    code = main(
+        [
+            "evaluate",
+            str(facts),
+            "--advisories",
+            str(csaf),
+            "--advisories",
+            str(broken),
+            "--format",
+            "json",
+        ]
+    )
+
+    report = json.loads(capsys.readouterr().out)
+    (version,) = [
+        f for f in report["findings"] if f["check"] == "runtime-version-has-known-vulnerabilities"
+    ]
+    assert version["status"] == "fail" and "CVE-2023-49069" in version["message"]
+    assert any(str(broken) in f["message"] for f in report["findings"] if f["status"] == "error")
+    assert code == EXIT_OK  # the worst advisory here is medium; --fail-on is high

@@ -5,6 +5,7 @@ Importing this package registers every check; `registry.catalog()` lists them.
 
 from mxguard.checks import (  # noqa: F401 - imported for their registrations
     s00_collection,
+    s02_version,
     s03_accounts,
     s04_files,
     s05_live,

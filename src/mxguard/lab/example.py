@@ -45,6 +45,7 @@ class AppLayout:
     hardened: bool
     admin_pass: str = field(default_factory=lambda: random_password())
     intruder_uid: int | None = None  # an account that a weak layout lets in through an ACL
+    runtime_version: str = RUNTIME_VERSION
 
     @property
     def app_base(self) -> str:
@@ -104,21 +105,24 @@ def write_app(top: str, app: AppLayout) -> None:
         f"{base}/data/tmp": 0o700,
         f"{base}/web": 0o755 if app.hardened else 0o775,
         f"{base}/runtimes": 0o755,
-        f"{base}/runtimes/{RUNTIME_VERSION}/runtime/mxclientsystem": 0o755,
+        f"{base}/runtimes/{app.runtime_version}/runtime/mxclientsystem": 0o755,
     }
     for folder in sorted(folders):
         os.makedirs(at(folder), exist_ok=True)
 
     files = {
         f"{base}/.m2ee/m2ee.yaml": (m2ee_yaml(app), 0o600 if app.hardened else 0o644),
-        f"{base}/model/metadata.json": (_metadata(), 0o600 if app.hardened else 0o644),
+        f"{base}/model/metadata.json": (
+            _metadata(app.runtime_version),
+            0o600 if app.hardened else 0o644,
+        ),
         f"{base}/model/model.mdp": ("example model\n", 0o600 if app.hardened else 0o644),
         f"{base}/data/files/upload-1.bin": ("uploaded\n", 0o600 if app.hardened else 0o666),
         f"{base}/web/index.html": (
             "<!doctype html><title>app</title>\n",
             0o644 if app.hardened else 0o664,
         ),
-        f"{base}/runtimes/{RUNTIME_VERSION}/runtime/mxclientsystem/mxui.js": ("//\n", 0o644),
+        f"{base}/runtimes/{app.runtime_version}/runtime/mxclientsystem/mxui.js": ("//\n", 0o644),
     }
     for path, (text, mode) in files.items():
         with open(at(path), "w", encoding="utf-8") as handle:
@@ -127,7 +131,7 @@ def write_app(top: str, app: AppLayout) -> None:
 
     link = f"{base}/web/mxclientsystem"
     if not os.path.lexists(at(link)):
-        os.symlink(f"../runtimes/{RUNTIME_VERSION}/runtime/mxclientsystem", at(link))
+        os.symlink(f"../runtimes/{app.runtime_version}/runtime/mxclientsystem", at(link))
     if not app.hardened and not os.path.lexists(at(f"{base}/web/shared")):
         os.symlink("/etc", at(f"{base}/web/shared"))
 
@@ -156,10 +160,10 @@ def _grant_acl(path: str, uid: int, perms: int) -> None:
     acl.applyto(path)
 
 
-def _metadata() -> str:
+def _metadata(version: str) -> str:
     return json.dumps(
         {
-            "RuntimeVersion": RUNTIME_VERSION,
+            "RuntimeVersion": version,
             "AdminUser": "MxAdmin",
             "RequestHandlers": [{"Name": "/rest/"}, {"Name": "/odata/"}],
         },
@@ -189,6 +193,7 @@ def build(folder: str) -> list[AppLayout]:
             hardened=False,
             admin_pass="ledger",
             intruder_uid=1101,
+            runtime_version="9.18.2.5432",  # behind its line's security fixes
         ),
         AppLayout(
             name="reports",
