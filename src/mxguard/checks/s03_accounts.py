@@ -3,48 +3,57 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 from mxguard.checks.common import ADMIN_GROUPS, PROXY_ACCOUNTS, app_subject
 from mxguard.checks.registry import Outcome, check, failed, passed, skipped, warned
 from mxguard.facts import Account, Installation, Snapshot
 from mxguard.model import Severity
 
-_NO_ACCOUNT = "cannot tell which account the application runs as"
+
+@dataclass(frozen=True, slots=True)
+class RuntimeAccount:
+    """An account an installation runs as, with the evidence of how that is known."""
+
+    account: Account
+    evidence: dict[str, object] = field(default_factory=dict)
 
 
-def _runtime_accounts(
-    snapshot: Snapshot, installation: Installation
-) -> list[tuple[Account, dict[str, object]]]:
-    # Every running process counts; without one, the account the app would run as stands in.
+def runtime_accounts(snapshot: Snapshot, installation: Installation) -> list[RuntimeAccount]:
+    """Return the accounts of the app's processes, or the account it would run as."""
     found = []
     for process in installation.processes:
-        account: Account = snapshot.account_by_uid(process.uid) or Account(
+        account = snapshot.account_by_uid(process.uid) or Account(
             name=process.user, uid=process.uid, gid=-1, home="", shell=""
         )
-        found.append(
-            (
-                account,
-                {
-                    "pid": process.pid,
-                    "account": account.name,
-                    "uid": account.uid,
-                    "command": process.command,
-                },
-            )
-        )
+        evidence = {"pid": process.pid, "account": account.name, "uid": account.uid}
+        found.append(RuntimeAccount(account, {**evidence, "command": process.command}))
     if found:
         return found
     named = snapshot.account(installation.account)
-    if named is not None:
-        account = named
-        found.append(
-            (
-                account,
-                {"account": account.name, "uid": account.uid, "basis": installation.account_basis},
-            )
-        )
-    return found
+    if named is None:
+        return []
+    evidence = {"account": named.name, "uid": named.uid, "basis": installation.account_basis}
+    return [RuntimeAccount(named, evidence)]
+
+
+Judge = Callable[[str, RuntimeAccount], Outcome]
+
+
+def _each_account(
+    snapshot: Snapshot, judge: Judge, *, first_only: bool = False
+) -> Iterator[Outcome]:
+    # Every runtime account of every installation is judged; an app whose account cannot be
+    # told is skipped, saying so.
+    for installation in snapshot.installations:
+        subject = app_subject(installation)
+        accounts = runtime_accounts(snapshot, installation)
+        if not accounts:
+            yield skipped(subject, "cannot tell which account the application runs as")
+            continue
+        for runtime in accounts[:1] if first_only else accounts:
+            yield judge(subject, runtime)
 
 
 @check(
@@ -64,17 +73,13 @@ def _runtime_accounts(
 )
 def runtime_runs_as_root(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail every installation whose runtime account is root or has user id 0."""
-    for installation in snapshot.installations:
-        subject = app_subject(installation)
-        accounts = _runtime_accounts(snapshot, installation)
-        if not accounts:
-            yield skipped(subject, _NO_ACCOUNT)
-            continue
-        for account, evidence in accounts:
-            if account.uid == 0 or account.name == "root":
-                yield failed(subject, f"runs as {account.name} (uid {account.uid})", **evidence)
-            else:
-                yield passed(subject, f"runs as {account.name} (uid {account.uid})", **evidence)
+
+    def judge(subject: str, runtime: RuntimeAccount) -> Outcome:
+        account = runtime.account
+        verdict = failed if account.uid == 0 or account.name == "root" else passed
+        return verdict(subject, f"runs as {account.name} (uid {account.uid})", **runtime.evidence)
+
+    return _each_account(snapshot, judge)
 
 
 @check(
@@ -90,23 +95,16 @@ def runtime_runs_as_root(snapshot: Snapshot) -> Iterator[Outcome]:
 )
 def runtime_account_is_administrator(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail an installation whose account is in an administrative group."""
-    for installation in snapshot.installations:
-        subject = app_subject(installation)
-        accounts = _runtime_accounts(snapshot, installation)
-        if not accounts:
-            yield skipped(subject, _NO_ACCOUNT)
-            continue
-        for account, evidence in accounts:
-            powerful = sorted(set(account.groups) & ADMIN_GROUPS)
-            if powerful:
-                yield failed(
-                    subject,
-                    f"{account.name} is a member of {', '.join(powerful)}",
-                    groups=list(account.groups),
-                    **evidence,
-                )
-            else:
-                yield passed(subject, f"{account.name} is in no administrative group", **evidence)
+
+    def judge(subject: str, runtime: RuntimeAccount) -> Outcome:
+        account = runtime.account
+        powerful = sorted(set(account.groups) & ADMIN_GROUPS)
+        if powerful:
+            message = f"{account.name} is a member of {', '.join(powerful)}"
+            return failed(subject, message, groups=list(account.groups), **runtime.evidence)
+        return passed(subject, f"{account.name} is in no administrative group", **runtime.evidence)
+
+    return _each_account(snapshot, judge)
 
 
 @check(
@@ -122,28 +120,22 @@ def runtime_account_is_administrator(snapshot: Snapshot) -> Iterator[Outcome]:
 )
 def account_shared_between_apps(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail installations that share their runtime account with another installation."""
-    users: dict[int, list[Installation]] = defaultdict(list)
+    users: dict[int, list[str]] = defaultdict(list)
     for installation in snapshot.installations:
-        for account, _ in _runtime_accounts(snapshot, installation)[:1]:
-            users[account.uid].append(installation)
+        for runtime in runtime_accounts(snapshot, installation)[:1]:
+            users[runtime.account.uid].append(installation.name)
 
-    for installation in snapshot.installations:
-        subject = app_subject(installation)
-        accounts = _runtime_accounts(snapshot, installation)
-        if not accounts:
-            yield skipped(subject, _NO_ACCOUNT)
-            continue
-        account, evidence = accounts[0]
-        sharing = [other.name for other in users[account.uid] if other is not installation]
+    def judge(subject: str, runtime: RuntimeAccount) -> Outcome:
+        account = runtime.account
+        sharing = sorted(name for name in users[account.uid] if f"app:{name}" != subject)
         if sharing:
-            yield failed(
-                subject,
-                f"account {account.name} also runs {', '.join(sorted(sharing))}",
-                shared_with=sorted(sharing),
-                **evidence,
-            )
-        else:
-            yield passed(subject, f"account {account.name} runs this application only", **evidence)
+            message = f"account {account.name} also runs {', '.join(sharing)}"
+            return failed(subject, message, shared_with=sharing, **runtime.evidence)
+        return passed(
+            subject, f"account {account.name} runs this application only", **runtime.evidence
+        )
+
+    return _each_account(snapshot, judge, first_only=True)
 
 
 @check(
@@ -159,17 +151,14 @@ def account_shared_between_apps(snapshot: Snapshot) -> Iterator[Outcome]:
 )
 def app_account_is_proxy_account(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail an installation whose account is a well-known web-server account."""
-    for installation in snapshot.installations:
-        subject = app_subject(installation)
-        accounts = _runtime_accounts(snapshot, installation)
-        if not accounts:
-            yield skipped(subject, _NO_ACCOUNT)
-            continue
-        for account, evidence in accounts:
-            if account.name in PROXY_ACCOUNTS:
-                yield failed(subject, f"runs as the web server account {account.name}", **evidence)
-            else:
-                yield passed(subject, f"{account.name} is not a web server account", **evidence)
+
+    def judge(subject: str, runtime: RuntimeAccount) -> Outcome:
+        name = runtime.account.name
+        if name in PROXY_ACCOUNTS:
+            return failed(subject, f"runs as the web server account {name}", **runtime.evidence)
+        return passed(subject, f"{name} is not a web server account", **runtime.evidence)
+
+    return _each_account(snapshot, judge)
 
 
 @check(
@@ -188,34 +177,31 @@ def app_account_is_proxy_account(snapshot: Snapshot) -> Iterator[Outcome]:
 )
 def app_account_can_log_in(snapshot: Snapshot) -> Iterator[Outcome]:
     """Warn about an installation account with a login shell or a usable password."""
-    for installation in snapshot.installations:
-        subject = app_subject(installation)
-        accounts = _runtime_accounts(snapshot, installation)
-        if not accounts:
-            yield skipped(subject, _NO_ACCOUNT)
-            continue
-        account, evidence = accounts[0]
+
+    def judge(subject: str, runtime: RuntimeAccount) -> Outcome:
+        account, evidence = runtime.account, runtime.evidence
         reasons = []
         if account.has_login_shell:
             reasons.append(f"login shell {account.shell}")
         if account.password_state in ("usable", "empty"):
             reasons.append(f"a {account.password_state} password")
         if reasons:
-            yield warned(
+            return warned(
                 subject,
                 f"{account.name} has {' and '.join(reasons)}",
                 shell=account.shell,
                 password=account.password_state,
                 **evidence,
             )
-        elif account.password_state == "unknown" and not snapshot.shadow_visibility.is_visible:
-            yield skipped(
+        if account.password_state == "unknown" and not snapshot.shadow_visibility.is_visible:
+            return skipped(
                 subject,
                 f"{account.name} has no login shell; its password state is unknown: "
                 f"{snapshot.shadow_visibility.reason}",
                 **evidence,
             )
-        else:
-            yield passed(
-                subject, f"{account.name} has no login shell and no usable password", **evidence
-            )
+        return passed(
+            subject, f"{account.name} has no login shell and no usable password", **evidence
+        )
+
+    return _each_account(snapshot, judge, first_only=True)
