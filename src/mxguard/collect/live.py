@@ -96,7 +96,7 @@ async def _collect(
         installations,
         from_outside=outside is not None,
         sockets=sockets,
-        proxy_sites=() if outside else proxy_sites,
+        proxy_sites=proxy_sites,
     )
     ports = port_targets(installations, outside, sockets)
     vantage = "outside" if outside else "loopback"
@@ -222,8 +222,9 @@ def site_targets(
             where = f"ApplicationRootUrl of app:{installation.name}"
             targets.setdefault(root, _target(root, where, installation, from_outside, sockets))
 
+    # The proxy's sites are reached over the host's loopback: never from outside.
     covered = {key for target in targets.values() for key in _covers(target.url)}
-    for site in proxy_sites:
+    for site in () if from_outside else proxy_sites:
         keys = _covers(site.url)
         if not covered & keys:
             covered |= keys

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,8 @@ from livelab import (
 from mxguard.cli import main
 from mxguard.engine import AuditOptions, collect, evaluate
 from mxguard.facts import Mode, Snapshot
+from mxguard.live.client import Gate
+from mxguard.live.probes import follow_redirects
 from mxguard.model import Finding, Status
 
 NAME = "shop.example.com"  # a real name that resolves elsewhere: it must never be looked up
@@ -62,7 +66,7 @@ def _setup(
     cert.private_key_pem.write_to_path(str(cert_dir / "key.pem"))
     cert.cert_chain_pems[0].write_to_path(str(cert_dir / "cert.pem"))
     other = free_port()
-    site.extra = _untied_site(cert_dir, other)
+    site = replace(site, extra=_untied_site(cert_dir, other))
     server = start_nginx(site, tmp_path, emulator.app_base, emulator.runtime_port, cert)
     nginxes.append(server)
     m2ee = tmp_path / "m2ee.yaml"
@@ -301,3 +305,45 @@ def test_an_offline_tree_probes_no_proxy_site(
     assert snapshot.mode is Mode.OFFLINE and snapshot.live is None
     assert snapshot.proxy is not None and any(c.sites for c in snapshot.proxy.configs)
     assert network_guard["connects"] == []
+
+
+def test_redirects_on_the_name_stay_on_loopback_and_others_are_not_followed(
+    tmp_path: Path,
+    named_cert: trustme.LeafCert,
+    emulators: list[Emulator],
+    nginxes: list[Nginx],
+    network_guard: dict[str, list[object]],
+) -> None:
+    # Given the site's plain listener, which redirects to https:// on the same name, and
+    # one that sends users to another host
+    away = free_port()
+    emulator = start_emulator(make_app(tmp_path))
+    emulators.append(emulator)
+    leaving = f"""server {{
+        listen 127.0.0.1:{away};
+        server_name {NAME};
+        return 301 https://login.example.net/start;
+    }}"""
+    site = NginxSite(server_name=NAME, extra=leaving)
+    server = start_nginx(site, tmp_path, emulator.app_base, emulator.runtime_port, named_cert)
+    nginxes.append(server)
+    _forget(network_guard)
+    gate = Gate(FAST)
+
+    # When both are followed with the loopback address to connect to
+    home, home_error, home_elsewhere = asyncio.run(
+        follow_redirects(
+            f"http://{NAME}:{server.http_port}/", limits=FAST, gate=gate, connect_to="127.0.0.1"
+        )
+    )
+    gone, gone_error, gone_elsewhere = asyncio.run(
+        follow_redirects(f"http://{NAME}:{away}/", limits=FAST, gate=gate, connect_to="127.0.0.1")
+    )
+
+    # Then the same name was followed to https:// over loopback
+    assert [r.status for r in home] == [301, 200] and not home_error and not home_elsewhere
+    assert home[-1].url == f"https://{NAME}:{server.https_port}/"
+    # And the other host was recorded, not followed, not even looked up
+    assert [r.status for r in gone] == [301] and not gone_error
+    assert gone_elsewhere == "https://login.example.net/start"
+    assert network_guard["refused"] == [] and NAME not in network_guard["lookups"]
