@@ -63,7 +63,10 @@ def collect(options: AuditOptions) -> Snapshot:
     if snapshot.mode is Mode.LIVE:
         # The proxy's TLS sites that serve an app are probed too, over loopback.
         proxy_sites, unprobed = proxy_site_targets(
-            snapshot.proxy, snapshot.installations, snapshot.sockets
+            snapshot.proxy,
+            snapshot.installations,
+            snapshot.sockets,
+            are_sockets_known=snapshot.sockets_visibility.is_visible,
         )
         live = collect_live(
             _live_options(options), snapshot.installations, snapshot.sockets, proxy_sites

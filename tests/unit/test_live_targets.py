@@ -172,3 +172,34 @@ def test_from_outside_no_proxy_site_is_a_target() -> None:
     targets = site_targets((), (APP,), from_outside=True, proxy_sites=(proxy_site,))
 
     assert targets == []
+
+
+@pytest.mark.parametrize(
+    ("sockets", "is_probed"),
+    [
+        ((Socket(address="0.0.0.0", port=443),), True),
+        ((Socket(address="::", port=443),), True),
+        ((Socket(address="127.0.0.1", port=443),), True),
+        ((Socket(address="192.0.2.7", port=443),), False),  # loopback reaches no listener
+        ((Socket(address="0.0.0.0", port=8443),), False),  # another port
+        ((), False),
+    ],
+)
+def test_a_site_whose_port_nothing_listens_on_is_not_probed(
+    sockets: tuple[Socket, ...], is_probed: bool
+) -> None:
+    # Given a configuration for a proxy site on port 443 and the host's listening sockets
+    proxy = _proxy(_site())
+
+    targets, problems = proxy_site_targets(proxy, (APP,), sockets, are_sockets_known=True)
+
+    # Then the site is probed only when something listens where loopback reaches it
+    assert len(targets) == int(is_probed) and len(problems) == int(not is_probed)
+    if problems:
+        assert "nothing on this host listens on port 443" in problems[0].message
+
+
+def test_unknown_sockets_do_not_stop_the_probe() -> None:
+    targets, problems = proxy_site_targets(_proxy(_site()), (APP,), (), are_sockets_known=False)
+
+    assert len(targets) == 1 and problems == []

@@ -251,6 +251,8 @@ def proxy_site_targets(
     proxy: ProxyFacts | None,
     installations: Sequence[Installation],
     sockets: Sequence[Socket] = (),
+    *,
+    are_sockets_known: bool = False,
 ) -> tuple[list[SiteTarget], list[Problem]]:
     """Return the proxy's TLS sites that serve an installation, as targets on loopback.
 
@@ -259,7 +261,8 @@ def proxy_site_targets(
     the loopback address of the listen: a wildcard becomes 127.0.0.1 (or ::1), a loopback
     address stays itself. NAME is never resolved. A listen on another specific address is
     not probed, since loopback would reach another site or none; it is returned as a
-    problem saying so.
+    problem saying so. When `are_sockets_known`, a listen whose port nothing on the host
+    listens on is not probed either: the configuration is not the one running here.
     """
     targets: dict[tuple[str, int], SiteTarget] = {}
     refused: dict[tuple[str, int], Problem] = {}
@@ -277,6 +280,9 @@ def proxy_site_targets(
             where = f"{listen.origin.file}:{listen.origin.line}"
             if address is None:
                 refused.setdefault(key, _not_on_loopback(url, listen, where))
+                continue
+            if are_sockets_known and not _is_listened_on(listen.port, sockets):
+                refused.setdefault(key, _not_running(url, listen, where))
                 continue
             app = view.apps[0]
             runtime_port = _port(app, "runtime")
@@ -339,6 +345,34 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 def _https_url(host: str, port: int) -> str:
     shown = f"[{host}]" if ":" in host else host
     return f"https://{shown}/" if port == 443 else f"https://{shown}:{port}/"
+
+
+def _is_listened_on(port: int, sockets: Sequence[Socket]) -> bool:
+    # A socket loopback reaches: bound to every address, or to a loopback one.
+    for bound in sockets:
+        if bound.port != port:
+            continue
+        address = bound.address.split("%", 1)[0]
+        if address in _IPV4_WILDCARDS or address in _IPV6_WILDCARDS:
+            return True
+        parsed = _ip(address)
+        if parsed is not None and parsed.is_loopback:
+            return True
+    return False
+
+
+def _not_running(url: str, listen: Listen, where: str) -> Problem:
+    return Problem(
+        subject=f"url:{url}",
+        message=(
+            f"the proxy site listening on port {listen.port} ({where}) was not probed: "
+            f"nothing on this host listens on port {listen.port} on an address loopback "
+            "reaches, so this configuration is not the one running here"
+        ),
+        file=listen.origin.file,
+        line=listen.origin.line or None,
+        status="skip",
+    )
 
 
 def _not_on_loopback(url: str, listen: Listen, where: str) -> Problem:
