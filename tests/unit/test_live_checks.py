@@ -308,3 +308,13 @@ def test_a_site_reached_at_its_own_address_gets_no_connection_evidence() -> None
     finding = _finding("live-hsts-missing-or-short", LiveFacts(vantage="host", sites=(_site(),)))
 
     assert "connected_to" not in finding.evidence and "origin" not in finding.evidence
+
+
+def test_an_https_site_without_plain_http_still_answers() -> None:
+    # Given an https:// site on port 443 whose http:// form (port 80) accepts no connection
+    refused = Response(url="http://shop.example/", error="cannot connect to shop.example:80")
+    live = LiveFacts(vantage="host", sites=(_site(redirect_chain=(refused,)),))
+
+    # Then the site itself answered: the missing plain listener is the redirect check's skip
+    assert _finding("site-does-not-answer", live).status is Status.PASS
+    assert _finding("http-not-redirected-to-https", live).status is Status.SKIP

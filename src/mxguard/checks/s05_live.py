@@ -73,7 +73,12 @@ def site_does_not_answer(snapshot: Snapshot) -> Iterator[Outcome]:
         if isinstance(item, Outcome):
             yield item
             continue
-        responses = [*item.redirect_chain, *(p.response for p in item.pages)]
+        chain = list(item.redirect_chain)
+        if item.url.startswith("https://") and chain and chain[0].error and not chain[0].status:
+            # The http:// form of an https:// site was only tried: nothing there is no fault
+            # of the site (the redirect check says so).
+            chain = []
+        responses = [*chain, *(p.response for p in item.pages)]
         if item.session is not None:
             responses.extend(item.session.responses)
         broken = [r for r in responses if r.error]
