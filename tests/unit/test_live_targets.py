@@ -203,3 +203,24 @@ def test_unknown_sockets_do_not_stop_the_probe() -> None:
     targets, problems = proxy_site_targets(_proxy(_site()), (APP,), (), are_sockets_known=False)
 
     assert len(targets) == 1 and problems == []
+
+
+def test_the_plain_listener_of_the_same_name_is_the_sites_http_form() -> None:
+    # Given a TLS site on 8443 and a redirecting plain site for one of its names on 8080
+    tls_site = _site(listens=(_listen("*", 8443),))
+    plain_site = replace(
+        _site(names=("_", "shop.example.com"), listens=(_listen("*", 8080, tls=False),)),
+        routes=(),
+    )
+
+    (target,), _ = proxy_site_targets(_proxy(tls_site, plain_site), (APP,))
+
+    # Then the redirect is judged from there, over the same loopback address
+    assert target.http_url == "http://shop.example.com:8080/"
+    assert target.connect_address == "127.0.0.1"
+
+
+def test_without_a_plain_listener_the_http_form_is_left_unknown() -> None:
+    (target,), _ = proxy_site_targets(_proxy(_site(listens=(_listen("*", 8443),))), (APP,))
+
+    assert target.http_url is None

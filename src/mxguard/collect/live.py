@@ -31,7 +31,7 @@ from mxguard.live.client import Gate, Limits
 from mxguard.live.cookies import base_name
 from mxguard.live.facts import AdminProbe, LiveFacts, PortProbe, SiteProbe
 from mxguard.live.probes import SiteTarget, probe_admin, probe_port, probe_site
-from mxguard.proxy.apps import site_views
+from mxguard.proxy.apps import SiteView, site_views
 from mxguard.proxy.model import Listen, ProxyFacts, Site
 
 logger = logging.getLogger(__name__)
@@ -266,9 +266,10 @@ def proxy_site_targets(
     """
     targets: dict[tuple[str, int], SiteTarget] = {}
     refused: dict[tuple[str, int], Problem] = {}
-    for view in site_views(proxy, installations):
-        if not view.apps:
-            continue  # a site of a named config that serves no known app is not probed
+    views = [view for view in site_views(proxy, installations) if view.apps]
+    # A site of a named config that serves no known app is not probed.
+    plain = _plain_listens(views, sockets, are_sockets_known)
+    for view in views:
         name = server_name(view.site)
         for listen in view.site.listens:
             if not listen.is_tls:
@@ -296,10 +297,37 @@ def proxy_site_targets(
                     runtime_port=runtime_port,
                     runtime_address=loopback_address(runtime_port, sockets),
                     connect_address=address,
+                    http_url=_http_url(name, plain.get((name, address))),
                 ),
             )
     problems = [problem for key, problem in refused.items() if key not in targets]
     return list(targets.values()), problems
+
+
+def _plain_listens(
+    views: Sequence[SiteView], sockets: Sequence[Socket], are_sockets_known: bool
+) -> dict[tuple[str, str], int]:
+    # The plain-HTTP port of each server name, by the loopback address that reaches it:
+    # where users who type http:// arrive, so the redirect to https:// can be judged.
+    found: dict[tuple[str, str], list[int]] = {}
+    for view in views:
+        names = host_names(view.site)
+        for listen in view.site.listens:
+            address = loopback_for(listen, sockets)
+            if listen.is_tls or address is None or not names:
+                continue
+            if are_sockets_known and not _is_listened_on(listen.port, sockets):
+                continue
+            for name in names:
+                found.setdefault((name, address), []).append(listen.port)
+    return {key: 80 if 80 in ports else ports[0] for key, ports in found.items()}
+
+
+def _http_url(name: str, port: int | None) -> str | None:
+    if not name or port is None:
+        return None
+    shown = f"[{name}]" if ":" in name else name
+    return f"http://{shown}/" if port == 80 else f"http://{shown}:{port}/"
 
 
 def server_name(site: Site) -> str:
@@ -308,16 +336,23 @@ def server_name(site: Site) -> str:
     `_`, wildcard and regex names, and names holding variables, match requests but name no
     host; a port or scheme written with an Apache `ServerName` is dropped.
     """
+    names = host_names(site)
+    return names[0] if names else ""
+
+
+def host_names(site: Site) -> list[str]:
+    """Return the site's server names that name a host, in order (see `server_name`)."""
+    names: list[str] = []
     for raw in site.server_names:
         name = raw.strip().lower()
         name = name.split("://", 1)[-1]
         if not name.startswith("["):
             name = name.split(":", 1)[0]
         if _HOST_NAME.fullmatch(name) and not name.replace(".", "").isdigit():
-            return name.rstrip(".")
-        if _ip(name.strip("[]")) is not None:
-            return name.strip("[]")
-    return ""
+            names.append(name.rstrip("."))
+        elif _ip(name.strip("[]")) is not None:
+            names.append(name.strip("[]"))
+    return list(dict.fromkeys(names))
 
 
 def loopback_for(listen: Listen, sockets: Sequence[Socket] = ()) -> str | None:

@@ -62,6 +62,9 @@ class SiteTarget:
     # Connect here instead of resolving the URL's host, which still goes in SNI and `Host`:
     # a proxy site probed on the host itself, over loopback.
     connect_address: str | None = None
+    # The site's http:// form when it is known from elsewhere (the proxy's plain listener
+    # for the same name); otherwise only an https:// URL on port 443 has one, on port 80.
+    http_url: str | None = None
 
 
 async def probe_site(
@@ -113,9 +116,9 @@ async def _probe_site(
         if not error and chain[-1].url.startswith("https://"):
             base = chain[-1].url
         # Otherwise the plain http:// site is what users get, and it is probed as such.
-    elif urllib.parse.urlsplit(target.url).port is None:
+    elif target.http_url or urllib.parse.urlsplit(target.url).port is None:
         # A site on the standard port has a known http:// form: port 80 of the same host.
-        plain = "http://" + target.url.removeprefix("https://")
+        plain = target.http_url or "http://" + target.url.removeprefix("https://")
         chain, error, elsewhere = await follow_redirects(
             plain, limits=limits, gate=gate, connect_to=connect_to
         )

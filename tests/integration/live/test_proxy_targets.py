@@ -118,6 +118,7 @@ def test_a_tls_site_serving_the_app_is_probed_on_loopback_under_its_name(
         "forwarded-scheme-spoofable",
         "static-content-served-by-runtime",
         "live-hsts-missing-or-short",
+        "http-not-redirected-to-https",  # from the plain listener of the same name
     ):
         assert live[check]["status"] == "pass", live[check]
         assert live[check]["evidence"]["connected_to"] == f"127.0.0.1:{server.https_port}"
@@ -131,8 +132,12 @@ def test_a_tls_site_serving_the_app_is_probed_on_loopback_under_its_name(
     ("site", "failing"),
     [
         (
-            NginxSite(server_name=NAME, weak_tls=True, scheme_header="none"),
-            ("live-tls-protocol-below-1-2-accepted", "session-cookie-not-secure"),
+            NginxSite(server_name=NAME, weak_tls=True, scheme_header="none", redirect=False),
+            (
+                "live-tls-protocol-below-1-2-accepted",
+                "session-cookie-not-secure",
+                "http-not-redirected-to-https",
+            ),
         ),
         (NginxSite(server_name=NAME, scheme_header="passthrough"), ("forwarded-scheme-spoofable",)),
     ],
