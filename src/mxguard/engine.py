@@ -17,7 +17,7 @@ from mxguard.advisories import load_csaf
 from mxguard.checks.registry import Check, Outcome, catalog
 from mxguard.collect.database import DatabaseOptions, collect_database
 from mxguard.collect.host import HostOptions, collect_host
-from mxguard.collect.live import LiveOptions, collect_live
+from mxguard.collect.live import LiveOptions, collect_live, proxy_site_targets
 from mxguard.collect.proxy import ProxyOptions, collect_proxy
 from mxguard.errors import ConfigError
 from mxguard.facts import ConfigFile, Installation, Mode, Problem, Snapshot, Visibility
@@ -61,8 +61,17 @@ def collect(options: AuditOptions) -> Snapshot:
     )
     snapshot = replace(snapshot, proxy=proxy)
     if snapshot.mode is Mode.LIVE:
-        live = collect_live(_live_options(options), snapshot.installations, snapshot.sockets)
-        snapshot = replace(snapshot, live=live)
+        # The proxy's TLS sites that serve an app are probed too, over loopback.
+        proxy_sites, unprobed = proxy_site_targets(
+            snapshot.proxy,
+            snapshot.installations,
+            snapshot.sockets,
+            are_sockets_known=snapshot.sockets_visibility.is_visible,
+        )
+        live = collect_live(
+            _live_options(options), snapshot.installations, snapshot.sockets, proxy_sites
+        )
+        snapshot = replace(snapshot, live=live, problems=(*snapshot.problems, *unprobed))
     database, problems = collect_database(
         snapshot, DatabaseOptions(urls=options.database_urls, timeout=options.database_timeout)
     )

@@ -262,3 +262,59 @@ def test_a_redirect_that_leaves_the_host_first_fails() -> None:
     finding = _finding("http-not-redirected-to-https", live)
 
     assert finding.status is Status.FAIL and "leaves shop.example" in finding.message
+
+
+def _redirect(url: str, to: str) -> Response:
+    return Response(url=url, status=301, headers=(Header(name="Location", value=to),))
+
+
+def test_a_redirect_to_another_host_that_was_not_followed_is_judged_by_its_target() -> None:
+    # Given a site probed on loopback whose http:// form sends users straight to another host
+    first = _redirect("http://shop.example/", "https://login.example/")
+    site = _site(
+        connected_to="127.0.0.1:443",
+        origin="proxy site /etc/nginx/nginx.conf:12",
+        redirect_chain=(first,),
+        redirect_not_followed="https://login.example/",
+    )
+
+    finding = _finding("http-not-redirected-to-https", LiveFacts(vantage="host", sites=(site,)))
+
+    # Then the first hop leaves the host, and the finding says where it was reached
+    assert finding.status is Status.FAIL and "leaves shop.example" in finding.message
+    assert finding.evidence["chain"] == [
+        "301 http://shop.example/",
+        "not followed https://login.example/",
+    ]
+    assert finding.evidence["connected_to"] == "127.0.0.1:443"
+    assert finding.evidence["origin"] == "proxy site /etc/nginx/nginx.conf:12"
+
+
+def test_a_chain_that_reaches_https_on_the_host_before_leaving_it_passes() -> None:
+    first = _redirect("http://shop.example/", "https://shop.example/")
+    second = _redirect("https://shop.example/", "https://login.example/")
+    site = _site(
+        connected_to="127.0.0.1:443",
+        redirect_chain=(first, second),
+        redirect_not_followed="https://login.example/",
+    )
+
+    finding = _finding("http-not-redirected-to-https", LiveFacts(vantage="host", sites=(site,)))
+
+    assert finding.status is Status.PASS and "https://login.example/" in finding.message
+
+
+def test_a_site_reached_at_its_own_address_gets_no_connection_evidence() -> None:
+    finding = _finding("live-hsts-missing-or-short", LiveFacts(vantage="host", sites=(_site(),)))
+
+    assert "connected_to" not in finding.evidence and "origin" not in finding.evidence
+
+
+def test_an_https_site_without_plain_http_still_answers() -> None:
+    # Given an https:// site on port 443 whose http:// form (port 80) accepts no connection
+    refused = Response(url="http://shop.example/", error="cannot connect to shop.example:80")
+    live = LiveFacts(vantage="host", sites=(_site(redirect_chain=(refused,)),))
+
+    # Then the site itself answered: the missing plain listener is the redirect check's skip
+    assert _finding("site-does-not-answer", live).status is Status.PASS
+    assert _finding("http-not-redirected-to-https", live).status is Status.SKIP

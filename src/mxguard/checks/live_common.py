@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 
-from mxguard.checks.registry import Outcome, skipped
+from mxguard.checks.registry import CheckFunction, Outcome, skipped
 from mxguard.facts import Mode, Snapshot
 from mxguard.live.cookies import base_name
 from mxguard.live.facts import Cookie, Page, Response, SiteProbe
@@ -18,6 +20,31 @@ CLIENT_READABLE_COOKIES = frozenset(
 def site_subject(site: SiteProbe) -> str:
     """Return the subject of findings about a probed site."""
     return f"url:{site.url}"
+
+
+def with_connection_evidence(function: CheckFunction) -> CheckFunction:
+    """Wrap a site check so that a site probed at another address says so in its evidence.
+
+    A proxy site probed on the host is named by its server name but reached over loopback;
+    every finding about it then carries `connected_to` and the `origin` of the target.
+    """
+
+    @functools.wraps(function)
+    def judged(snapshot: Snapshot) -> Iterable[Outcome]:
+        reached = {
+            site_subject(site): site
+            for site in (snapshot.live.sites if snapshot.live else ())
+            if site.connected_to
+        }
+        for outcome in function(snapshot):
+            site = reached.get(outcome.subject)
+            if site is None:
+                yield outcome
+                continue
+            extra = {"connected_to": site.connected_to, "origin": site.origin}
+            yield replace(outcome, evidence={**extra, **outcome.evidence})
+
+    return judged
 
 
 def port_subject(address: str, port: int, app: str | None) -> str:

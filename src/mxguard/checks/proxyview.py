@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 from mxguard.checks.common import is_loopback
 from mxguard.facts import Installation, Snapshot
-from mxguard.proxy.model import Header, ProxyConfig, Route, Site, select_route
+from mxguard.proxy import apps
+from mxguard.proxy.apps import SiteView, port_of, reaches, upstreams_of
+from mxguard.proxy.model import Header, Route, Site, select_route
 
 RUNTIME_HANDLERS = (
     "/xas/",
@@ -26,15 +27,6 @@ RUNTIME_HANDLERS = (
 DOC_HANDLERS = ("/ws-doc/", "/rest-doc/", "/odata-doc/", "/api-doc/")
 DEV_HANDLERS = ("/mxdevtools/", "/debugger/")
 HTML_PATHS = ("/", "/index.html", "/p/home")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SiteView:
-    """A site with the configuration it came from and the apps it serves."""
-
-    config: ProxyConfig
-    site: Site
-    apps: tuple[Installation, ...]
 
 
 def no_proxy_reason(snapshot: Snapshot) -> str | None:
@@ -72,33 +64,9 @@ def evidence(route: Route, **extra: object) -> dict[str, object]:
     return {"file": route.origin.file, "line": route.origin.line, **extra}
 
 
-def port_of(hostport: str) -> tuple[str, int | None]:
-    """Return the host and port of `host:port`, `[v6]:port` or `unix:/path`."""
-    if hostport.startswith("unix:"):
-        return hostport, None
-    host, _, port = hostport.rpartition(":")
-    return host.strip("[]"), int(port) if port.isdigit() else None
-
-
-def runtime_ports(installation: Installation) -> set[int]:
-    """Return the ports the app's runtime answers on, as configured or as running."""
-    ports = {p.runtime_port for p in installation.processes if p.runtime_port}
-    if installation.settings.runtime_port:
-        ports.add(installation.settings.runtime_port)
-    return ports
-
-
-def upstreams_of(route: Route) -> tuple[str, ...]:
-    """Return where a route (or its fallback) sends requests."""
-    if route.kind == "proxy" or route.fallback_upstream:
-        return route.upstream_hosts
-    return ()
-
-
-def reaches(route: Route, installation: Installation) -> bool:
-    """Return whether a route sends requests to the installation's runtime port."""
-    ports = runtime_ports(installation)
-    return any(port_of(h)[1] in ports for h in upstreams_of(route))
+def site_views(snapshot: Snapshot) -> list[SiteView]:
+    """Return the sites to judge: those serving a known app, else those the user named."""
+    return apps.site_views(snapshot.proxy, snapshot.installations)
 
 
 def reaches_runtime(route: Route, apps: Sequence[Installation]) -> bool:
@@ -106,60 +74,6 @@ def reaches_runtime(route: Route, apps: Sequence[Installation]) -> bool:
     if not apps:
         return bool(upstreams_of(route))
     return any(reaches(route, app) for app in apps)
-
-
-def is_under(path: str, folder: str) -> bool:
-    """Return whether `path` is `folder` or below it."""
-    path, folder = posixpath.normpath(path), posixpath.normpath(folder)
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
-
-
-def serves(site: Site, installation: Installation) -> bool:
-    """Return whether any route of the site proxies to the app or serves its web folder."""
-    web = posixpath.join(installation.app_base, "web")
-    return any(
-        reaches(route, installation)
-        or (route.kind == "static" and route.static_root and is_under(route.static_root, web))
-        for route in site.routes
-    )
-
-
-def site_views(snapshot: Snapshot) -> list[SiteView]:
-    """Return the sites to judge: those serving a known app, else every site."""
-    if snapshot.proxy is None:
-        return []
-    views = [
-        SiteView(
-            config=config,
-            site=site,
-            apps=tuple(i for i in snapshot.installations if serves(site, i)),
-        )
-        for config in snapshot.proxy.configs
-        for site in config.sites
-    ]
-    # A site that only redirects serves no app itself, but belongs to the apps of the sites
-    # that share its names: it is where users arrive with http://.
-    by_name: dict[str, list[Installation]] = {}
-    for view in views:
-        for name in view.site.server_names:
-            if name not in ("", "_"):
-                by_name.setdefault(name, []).extend(view.apps)
-    views = [
-        view
-        if view.apps
-        else SiteView(
-            config=view.config,
-            site=view.site,
-            apps=tuple(
-                dict.fromkeys(a for n in view.site.server_names for a in by_name.get(n, []))
-            ),
-        )
-        for view in views
-    ]
-    # Without a site tied to a known app, only configurations the user named are judged:
-    # the default site of a web server that fronts no Mendix app is not the checklist's.
-    tied = [view for view in views if view.apps]
-    return tied or [view for view in views if view.config.is_explicit]
 
 
 def is_loopback_upstream(hostport: str) -> bool:

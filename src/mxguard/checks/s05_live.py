@@ -14,6 +14,7 @@ from mxguard.checks.live_common import (
     site_subject,
     sites,
     unreachable,
+    with_connection_evidence,
 )
 from mxguard.checks.registry import Outcome, check, errored, failed, passed, skipped, warned
 from mxguard.facts import Snapshot
@@ -65,13 +66,19 @@ def _certificates(snapshot: Snapshot) -> Iterator[tuple[SiteProbe, CertificateFa
     ),
     remediation="Check that the URL is right and that the proxy answers it within seconds.",
 )
+@with_connection_evidence
 def site_does_not_answer(snapshot: Snapshot) -> Iterator[Outcome]:
     """Report a site whose pages or redirects failed, with the cause and the URL."""
     for item in sites(snapshot):
         if isinstance(item, Outcome):
             yield item
             continue
-        responses = [*item.redirect_chain, *(p.response for p in item.pages)]
+        chain = list(item.redirect_chain)
+        if item.url.startswith("https://") and chain and chain[0].error and not chain[0].status:
+            # The http:// form of an https:// site was only tried: nothing there is no fault
+            # of the site (the redirect check says so).
+            chain = []
+        responses = [*chain, *(p.response for p in item.pages)]
         if item.session is not None:
             responses.extend(item.session.responses)
         broken = [r for r in responses if r.error]
@@ -98,6 +105,7 @@ def site_does_not_answer(snapshot: Snapshot) -> Iterator[Outcome]:
     rationale="Users must reach the application over working HTTPS at the reverse proxy.",
     remediation="Fix the proxy's TLS listener (certificate, key, protocols) for this site.",
 )
+@with_connection_evidence
 def tls_handshake_fails(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail an `https://` site where no TLS handshake completes."""
     for item in sites(snapshot):
@@ -131,6 +139,7 @@ def tls_handshake_fails(snapshot: Snapshot) -> Iterator[Outcome]:
     remediation="Allow only TLSv1.2 and TLSv1.3 (nginx: ssl_protocols TLSv1.2 TLSv1.3;).",
     references=("https://www.rfc-editor.org/rfc/rfc8996",),
 )
+@with_connection_evidence
 def tls_outdated_protocol_accepted(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail a site that completes a handshake with TLS 1.0 or 1.1."""
     for item in _tls_sites(snapshot):
@@ -177,6 +186,7 @@ def tls_outdated_protocol_accepted(snapshot: Snapshot) -> Iterator[Outcome]:
         "trust, with the full intermediate chain (audit with --ca-bundle for an internal CA)."
     ),
 )
+@with_connection_evidence
 def tls_certificate_untrusted(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail a certificate whose chain does not validate against the trust store."""
     for item in _certificates(snapshot):
@@ -208,6 +218,7 @@ def tls_certificate_untrusted(snapshot: Snapshot) -> Iterator[Outcome]:
     rationale="Browsers reject a certificate issued for another name.",
     remediation="Issue the certificate for the host name users type (subjectAltName).",
 )
+@with_connection_evidence
 def tls_certificate_hostname_mismatch(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail a certificate whose names do not cover the URL's host."""
     for item in _certificates(snapshot):
@@ -236,6 +247,7 @@ def tls_certificate_hostname_mismatch(snapshot: Snapshot) -> Iterator[Outcome]:
     rationale="An expired certificate breaks the site or teaches users to ignore warnings.",
     remediation="Renew the certificate and automate its renewal.",
 )
+@with_connection_evidence
 def tls_certificate_expired(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail an expired or not yet valid certificate; warn when it expires within 14 days."""
     for item in _certificates(snapshot):
@@ -270,6 +282,7 @@ def tls_certificate_expired(snapshot: Snapshot) -> Iterator[Outcome]:
     rationale="RSA keys under 2048 bits, small curves and SHA-1 or MD5 signatures can be broken.",
     remediation="Reissue with an RSA key of 2048 bits or more (or P-256) and a SHA-256 signature.",
 )
+@with_connection_evidence
 def tls_certificate_key_weak(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail a certificate with a short key or a SHA-1/MD5 signature."""
     for item in _certificates(snapshot):
@@ -316,6 +329,7 @@ def tls_certificate_key_weak(snapshot: Snapshot) -> Iterator[Outcome]:
         "(nginx: return 301 https://$host$request_uri;)."
     ),
 )
+@with_connection_evidence
 def http_not_redirected_to_https(snapshot: Snapshot) -> Iterator[Outcome]:
     """Judge the redirect chain that starts at the `http://` form of the site."""
     for item in sites(snapshot):
@@ -335,6 +349,9 @@ def _redirect(site: SiteProbe) -> Outcome:
             url=site.url,
         )
     hops = [f"{r.status or 'no answer'} {r.url}" for r in chain]
+    elsewhere = site.redirect_not_followed  # another host, not followed from loopback
+    if elsewhere:
+        hops.append(f"not followed {elsewhere}")
     evidence = {"url": site.url, "chain": hops}
     if site.url.startswith("https://") and chain[0].error and not chain[0].status:
         return skipped(subject, f"nothing answers on {chain[0].url}: {chain[0].error}", **evidence)
@@ -346,18 +363,18 @@ def _redirect(site: SiteProbe) -> Outcome:
             subject, f"{site.url} answers {first.status} instead of redirecting", **evidence
         )
     host = urllib.parse.urlsplit(first.url).hostname
-    next_url = chain[1].url if len(chain) > 1 else ""
+    next_url = chain[1].url if len(chain) > 1 else elsewhere
     if urllib.parse.urlsplit(next_url).hostname != host:
         return failed(subject, f"the first redirect leaves {host} for {next_url}", **evidence)
-    final = chain[-1]
-    if not final.url.startswith("https://"):
-        return failed(subject, f"the redirects end on {final.url}, not on https://", **evidence)
+    final = elsewhere or chain[-1].url
+    if not final.startswith("https://"):
+        return failed(subject, f"the redirects end on {final}, not on https://", **evidence)
     if first.cookies:
         names = ", ".join(c.name for c in first.cookies)
         return failed(
             subject, f"the plain http:// answer already sets cookies: {names}", **evidence
         )
-    return passed(subject, f"redirected to {final.url} in {len(chain) - 1} hops", **evidence)
+    return passed(subject, f"redirected to {final} in {len(hops) - 1} hops", **evidence)
 
 
 @check(
@@ -374,6 +391,7 @@ def _redirect(site: SiteProbe) -> Outcome:
     ),
     references=("https://www.rfc-editor.org/rfc/rfc6797",),
 )
+@with_connection_evidence
 def hsts_missing_or_short(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail an HTTPS site whose pages send no HSTS header of at least six months."""
     for item in sites(snapshot):
@@ -454,6 +472,7 @@ def _cookie_verdicts(
         "(nginx: proxy_set_header X-Forwarded-Scheme https;)."
     ),
 )
+@with_connection_evidence
 def session_cookie_not_secure(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail cookies set over HTTPS without `Secure`; fail a plain-HTTP session outright."""
     for item in _cookie_verdicts(snapshot):
@@ -490,6 +509,7 @@ def session_cookie_not_secure(snapshot: Snapshot) -> Iterator[Outcome]:
     rationale="An HttpOnly session cookie cannot be stolen by injected JavaScript.",
     remediation="Keep the runtime's HttpOnly flags; do not rewrite Set-Cookie at the proxy.",
 )
+@with_connection_evidence
 def cookie_not_httponly(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail cookies the client does not need to read that lack `HttpOnly`."""
     for item in _cookie_verdicts(snapshot):
@@ -522,6 +542,7 @@ def cookie_not_httponly(snapshot: Snapshot) -> Iterator[Outcome]:
         "cross-site), or add the attribute at the proxy (nginx: proxy_cookie_flags)."
     ),
 )
+@with_connection_evidence
 def cookie_samesite_missing(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail cookies without `SameSite=Strict|Lax|None` (None only with Secure)."""
     for item in _cookie_verdicts(snapshot):
@@ -549,6 +570,7 @@ def cookie_samesite_missing(snapshot: Snapshot) -> Iterator[Outcome]:
     rationale="Browsers drop or misread malformed cookies; their flags cannot be relied on.",
     remediation="Find what writes the header (proxy rewrite, app code) and fix its syntax.",
 )
+@with_connection_evidence
 def set_cookie_malformed(snapshot: Snapshot) -> Iterator[Outcome]:
     """Warn about `Set-Cookie` lines that do not parse."""
     for item in sites(snapshot):
@@ -581,6 +603,7 @@ def set_cookie_malformed(snapshot: Snapshot) -> Iterator[Outcome]:
         "X-Forwarded-Proto https;)."
     ),
 )
+@with_connection_evidence
 def forwarded_scheme_spoofable(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail a site whose cookies lose `Secure` when the client sends `X-Forwarded-*: http`."""
     for item in _cookie_verdicts(snapshot):

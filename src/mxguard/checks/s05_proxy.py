@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 
 from mxguard.checks.common import app_subject
 from mxguard.checks.proxyview import (
-    SiteView,
     evidence,
     is_loopback_upstream,
     no_proxy_reason,
@@ -22,6 +21,7 @@ from mxguard.checks.proxyview import (
 from mxguard.checks.registry import Outcome, check, errored, failed, passed, skipped, warned
 from mxguard.facts import Snapshot
 from mxguard.model import Severity
+from mxguard.proxy.apps import SiteView
 from mxguard.proxy.model import Header, Route, Site, TlsFileFacts
 
 OLD_PROTOCOLS = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1")

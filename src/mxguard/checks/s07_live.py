@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mxguard.checks.live_common import content_pages, site_subject, sites
+from mxguard.checks.live_common import content_pages, site_subject, sites, with_connection_evidence
 from mxguard.checks.registry import Outcome, check, failed, passed, skipped
 from mxguard.facts import Snapshot
 from mxguard.model import Severity
@@ -25,6 +25,7 @@ from mxguard.model import Severity
         "only the runtime's handlers."
     ),
 )
+@with_connection_evidence
 def static_content_served_by_runtime(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail a site whose static paths came from the runtime, judged against the runtime port."""
     for item in sites(snapshot):

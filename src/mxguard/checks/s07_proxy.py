@@ -10,9 +10,7 @@ from mxguard.checks.proxyview import (
     DEV_HANDLERS,
     DOC_HANDLERS,
     RUNTIME_HANDLERS,
-    SiteView,
     evidence,
-    is_under,
     no_proxy_reason,
     reaches_runtime,
     route_subject,
@@ -24,6 +22,7 @@ from mxguard.checks.proxyview import (
 from mxguard.checks.registry import Outcome, check, failed, passed, skipped, warned
 from mxguard.facts import Installation, Snapshot
 from mxguard.model import Severity
+from mxguard.proxy.apps import SiteView, is_under
 from mxguard.proxy.model import Route, Site, route_path_matches
 
 # Paths that are not handlers, used to find regex routes that reach too far.

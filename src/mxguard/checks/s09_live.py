@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from mxguard.checks.common import csp_status
-from mxguard.checks.live_common import site_subject, sites
+from mxguard.checks.live_common import site_subject, sites, with_connection_evidence
 from mxguard.checks.registry import Outcome, check, failed, passed, skipped, warned
 from mxguard.csp import CspIssue, evaluate_csp
 from mxguard.facts import Snapshot
@@ -75,6 +75,7 @@ def _per_site(
         "form-action 'self'; frame-ancestors 'none'; object-src 'none'\" always;"
     ),
 )
+@with_connection_evidence
 def csp_header_missing(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail a page or `/xas/` answer that carries no enforced CSP."""
 
@@ -99,6 +100,7 @@ def csp_header_missing(snapshot: Snapshot) -> Iterator[Outcome]:
     ),
     remediation="Tighten the policy as the finding says; keep 'unsafe-inline' out of script-src.",
 )
+@with_connection_evidence
 def csp_weak(snapshot: Snapshot) -> Iterator[Outcome]:
     """Judge each enforced CSP with the CSP evaluator: fail on high issues, warn on medium."""
     for item in sites(snapshot):
@@ -139,6 +141,7 @@ def csp_weak(snapshot: Snapshot) -> Iterator[Outcome]:
     rationale="Without nosniff, browsers may run an uploaded file as script or style.",
     remediation='add_header X-Content-Type-Options "nosniff" always;',
 )
+@with_connection_evidence
 def nosniff_header_missing(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail answers without `X-Content-Type-Options: nosniff`."""
 
@@ -162,6 +165,7 @@ def nosniff_header_missing(snapshot: Snapshot) -> Iterator[Outcome]:
         "browsers."
     ),
 )
+@with_connection_evidence
 def framing_not_restricted(snapshot: Snapshot) -> Iterator[Outcome]:
     """Fail answers with neither `X-Frame-Options` nor CSP `frame-ancestors`."""
 
@@ -185,6 +189,7 @@ def framing_not_restricted(snapshot: Snapshot) -> Iterator[Outcome]:
     rationale="Without a policy, full URLs (with ids and tokens in them) leak to other sites.",
     remediation='add_header Referrer-Policy "strict-origin-when-cross-origin" always;',
 )
+@with_connection_evidence
 def referrer_policy_missing(snapshot: Snapshot) -> Iterator[Outcome]:
     """Warn about answers without `Referrer-Policy` or with `unsafe-url`."""
 
@@ -205,6 +210,7 @@ def referrer_policy_missing(snapshot: Snapshot) -> Iterator[Outcome]:
     rationale="A version in every answer saves an attacker the work of finding what to exploit.",
     remediation="Hide it (nginx: server_tokens off; Apache: ServerTokens Prod).",
 )
+@with_connection_evidence
 def server_header_leaks_version(snapshot: Snapshot) -> Iterator[Outcome]:
     """Warn when a `Server` (or `X-Powered-By`) header carries a version number."""
 

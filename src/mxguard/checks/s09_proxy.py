@@ -15,7 +15,6 @@ from dataclasses import replace
 from mxguard.checks.common import csp_status
 from mxguard.checks.proxyview import (
     HTML_PATHS,
-    SiteView,
     evidence,
     header_values,
     no_proxy_reason,
@@ -28,6 +27,7 @@ from mxguard.checks.registry import Outcome, check, failed, passed, skipped, war
 from mxguard.csp import evaluate_csp, parse_csp
 from mxguard.facts import Snapshot
 from mxguard.model import Severity, Status
+from mxguard.proxy.apps import SiteView
 from mxguard.proxy.model import Header, Route, Site
 
 MIN_HSTS_SECONDS = 15_552_000  # 180 days

@@ -94,10 +94,22 @@ async def fetch(
     headers: Sequence[tuple[str, str]] = (),
     body: bytes = b"",
     context: ssl.SSLContext | None = None,
+    connect_to: str | None = None,
 ) -> Response:
-    """Perform one request and return what came back; failures become `Response.error`."""
+    """Perform one request and return what came back; failures become `Response.error`.
+
+    With `connect_to`, the connection goes to that address at the URL's port, while TLS
+    (SNI) and the `Host` header still name the URL's host, which is then never resolved.
+    """
     response, _ = await exchange(
-        url, limits=limits, gate=gate, method=method, headers=headers, body=body, context=context
+        url,
+        limits=limits,
+        gate=gate,
+        method=method,
+        headers=headers,
+        body=body,
+        context=context,
+        connect_to=connect_to,
     )
     return response
 
@@ -112,19 +124,24 @@ async def exchange(
     body: bytes = b"",
     context: ssl.SSLContext | None = None,
     keep_body: bool = False,
+    connect_to: str | None = None,
 ) -> tuple[Response, bytes]:
-    """Perform one request; return the response and, with `keep_body`, its (capped) body."""
+    """Perform one request; return the response and, with `keep_body`, its (capped) body.
+
+    `connect_to` is an address to connect to instead of the URL's host (see `fetch`).
+    """
     started = time.monotonic()
     try:
         scheme, host, port, target = split_url(url)
     except ValueError as exc:
         return Response(url=url, method=method, error=str(exc)), b""
     kept = bytearray() if keep_body else None
-    async with gate.slot(host):
+    peer = _Peer(name=host, address=connect_to or host, port=port)
+    async with gate.slot(peer.address):
         try:
             async with asyncio.timeout(limits.deadline):
                 response = await _exchange(
-                    url, scheme, host, port, target, method, headers, body, limits, context, kept
+                    url, scheme, peer, target, method, headers, body, limits, context, kept
                 )
         except TimeoutError:
             response = Response(
@@ -148,11 +165,25 @@ async def exchange(
     ), bytes(kept or b"")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Peer:
+    """Where a request goes: the host it names (SNI, `Host`) and the address connected to."""
+
+    name: str
+    address: str
+    port: int
+
+    @property
+    def shown(self) -> str:
+        """Return `name:port`, with the address connected to when it is another one."""
+        where = f"{self.name}:{self.port}"
+        return where if self.address == self.name else f"{where} at {self.address}"
+
+
 async def _exchange(
     url: str,
     scheme: str,
-    host: str,
-    port: int,
+    peer: _Peer,
     target: str,
     method: str,
     headers: Sequence[tuple[str, str]],
@@ -168,24 +199,25 @@ async def _exchange(
     try:
         async with asyncio.timeout(limits.connect_timeout):
             reader, writer = await asyncio.open_connection(
-                host,
-                port,
+                peer.address,
+                peer.port,
                 ssl=tls,
-                server_hostname=host if tls else None,
+                server_hostname=peer.name if tls else None,
                 ssl_handshake_timeout=limits.connect_timeout if tls else None,
                 limit=64 * 1024,
             )
     except TimeoutError:
-        return failure(f"connecting to {host}:{port} timed out after {limits.connect_timeout:g} s")
+        return failure(f"connecting to {peer.shown} timed out after {limits.connect_timeout:g} s")
     except ssl.SSLError as exc:
-        return failure(f"TLS handshake with {host}:{port} failed: {exc.reason or exc}")
+        return failure(f"TLS handshake with {peer.shown} failed: {exc.reason or exc}")
     except OSError as exc:
-        return failure(f"cannot connect to {host}:{port}: {exc.strerror or exc}")
+        return failure(f"cannot connect to {peer.shown}: {exc.strerror or exc}")
 
     try:
         return await _converse(
-            url, scheme, host, port, target, method, headers, body, limits, reader, writer, kept
-        )
+            url, scheme, peer.name, peer.port, target, method, headers, body, limits, reader,
+            writer, kept,
+        )  # fmt: skip
     finally:
         writer.close()
         with contextlib.suppress(Exception):

@@ -135,10 +135,16 @@ class SiteProbe:
     tls: TlsFacts | None = None
     redirect_chain: tuple[Response, ...] = ()  # from the http:// form of the URL
     redirect_error: str = ""
+    # A redirect to another host, recorded but not followed: a site reached over loopback
+    # is never followed off the host.
+    redirect_not_followed: str = ""
     pages: tuple[Page, ...] = ()
     session: SessionProbe | None = None
     spoofed_session: SessionProbe | None = None
     error: str = ""  # why the probe stopped before it was complete
+    # The loopback address and port connected to, when the URL's host was not resolved
+    # (a proxy site probed on the host); empty when the URL's own host was connected to.
+    connected_to: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -59,6 +59,12 @@ class SiteTarget:
     session_cookie: str = "XASSESSIONID"
     runtime_port: int | None = None  # reachable on loopback when probing from the host
     runtime_address: str = "127.0.0.1"  # the loopback address the runtime port answers on
+    # Connect here instead of resolving the URL's host, which still goes in SNI and `Host`:
+    # a proxy site probed on the host itself, over loopback.
+    connect_address: str | None = None
+    # The site's http:// form when it is known from elsewhere (the proxy's plain listener
+    # for the same name); otherwise only an https:// URL on port 443 has one, on port 80.
+    http_url: str | None = None
 
 
 async def probe_site(
@@ -70,7 +76,11 @@ async def probe_site(
     that does not answer at all ends the probe after its first request.
     """
     site = SiteProbe(
-        url=target.url, origin=target.origin, app=target.app, session_cookie=target.session_cookie
+        url=target.url,
+        origin=target.origin,
+        app=target.app,
+        session_cookie=target.session_cookie,
+        connected_to=_connected_to(target),
     )
     budget = limits.deadline * SITE_DEADLINE_FACTOR
     try:
@@ -80,24 +90,41 @@ async def probe_site(
         return replace(site, error=f"the probe of {target.url} did not finish within {budget:g} s")
 
 
+def _connected_to(target: SiteTarget) -> str:
+    if target.connect_address is None:
+        return ""
+    _, _, port, _ = split_url(target.url)
+    address = target.connect_address
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
 async def _probe_site(
     site: SiteProbe, target: SiteTarget, limits: Limits, gate: Gate, ca_bundle: str | None
 ) -> SiteProbe:
     scheme, host, port, _ = split_url(target.url)
     base = target.url
+    connect_to = target.connect_address
     if scheme == "http":
-        chain, error = await follow_redirects(target.url, limits=limits, gate=gate)
-        site = replace(site, redirect_chain=chain, redirect_error=error)
+        chain, error, elsewhere = await follow_redirects(
+            target.url, limits=limits, gate=gate, connect_to=connect_to
+        )
+        site = replace(
+            site, redirect_chain=chain, redirect_error=error, redirect_not_followed=elsewhere
+        )
         if chain[0].error and not chain[0].status:
             return replace(site, probed_url=target.url)  # nothing answers there
         if not error and chain[-1].url.startswith("https://"):
             base = chain[-1].url
         # Otherwise the plain http:// site is what users get, and it is probed as such.
-    elif urllib.parse.urlsplit(target.url).port is None:
+    elif target.http_url or urllib.parse.urlsplit(target.url).port is None:
         # A site on the standard port has a known http:// form: port 80 of the same host.
-        plain = "http://" + target.url.removeprefix("https://")
-        chain, error = await follow_redirects(plain, limits=limits, gate=gate)
-        site = replace(site, redirect_chain=chain, redirect_error=error)
+        plain = target.http_url or "http://" + target.url.removeprefix("https://")
+        chain, error, elsewhere = await follow_redirects(
+            plain, limits=limits, gate=gate, connect_to=connect_to
+        )
+        site = replace(
+            site, redirect_chain=chain, redirect_error=error, redirect_not_followed=elsewhere
+        )
     base = _site_root(base)
     site = replace(site, probed_url=base)
 
@@ -107,7 +134,12 @@ async def _probe_site(
         if scheme == "https":
             tasks["tls"] = group.create_task(
                 probe_tls(
-                    host, port, server_name=host, limits=limits, gate=gate, ca_bundle=ca_bundle
+                    connect_to or host,
+                    port,
+                    server_name=host,
+                    limits=limits,
+                    gate=gate,
+                    ca_bundle=ca_bundle,
                 )
             )
         tasks["pages"] = group.create_task(_pages(base, target, limits, gate))
@@ -134,29 +166,38 @@ def _location(response: Response) -> str | None:
 
 
 async def follow_redirects(
-    url: str, *, limits: Limits, gate: Gate
-) -> tuple[tuple[Response, ...], str]:
-    """Return the responses from `url` to the first non-redirect, and what went wrong."""
+    url: str, *, limits: Limits, gate: Gate, connect_to: str | None = None
+) -> tuple[tuple[Response, ...], str, str]:
+    """Return the responses from `url` to the first non-redirect, and what stopped there.
+
+    The second item says what went wrong; the third is a redirect target that was not
+    followed (empty when none). With `connect_to`, every hop on the host of `url` connects
+    to that address; a redirect to any other host ends the chain: it is returned, not
+    followed, since the probe must not leave the address it was given.
+    """
     chain: list[Response] = []
     seen = {url}
     current = url
+    name = urllib.parse.urlsplit(url).hostname
     for _ in range(limits.max_redirects + 1):
-        response = await fetch(current, limits=limits, gate=gate)
+        response = await fetch(current, limits=limits, gate=gate, connect_to=connect_to)
         chain.append(response)
         if response.error:
-            return tuple(chain), response.error
+            return tuple(chain), response.error, ""
         if not 300 <= response.status < 400:
-            return tuple(chain), ""
+            return tuple(chain), "", ""
         following = _location(response)
         if following is None:
-            return tuple(chain), f"{current} answered {response.status} without a Location"
+            return tuple(chain), f"{current} answered {response.status} without a Location", ""
         if not following.startswith(("http://", "https://")):
-            return tuple(chain), f"{current} redirects to {following}, not an http(s) URL"
+            return tuple(chain), f"{current} redirects to {following}, not an http(s) URL", ""
         if following in seen:
-            return tuple(chain), f"a redirect loop: {following} was already visited"
+            return tuple(chain), f"a redirect loop: {following} was already visited", ""
+        if connect_to is not None and urllib.parse.urlsplit(following).hostname != name:
+            return tuple(chain), "", following
         seen.add(following)
         current = following
-    return tuple(chain), f"more than {limits.max_redirects} redirects"
+    return tuple(chain), f"more than {limits.max_redirects} redirects", ""
 
 
 def _join(base: str, path: str) -> str:
@@ -165,7 +206,9 @@ def _join(base: str, path: str) -> str:
 
 async def _pages(base: str, target: SiteTarget, limits: Limits, gate: Gate) -> tuple[Page, ...]:
     async def one(path: str) -> Page:
-        response = await fetch(_join(base, path), limits=limits, gate=gate)
+        response = await fetch(
+            _join(base, path), limits=limits, gate=gate, connect_to=target.connect_address
+        )
         direct = None
         if target.runtime_port is not None:
             address = target.runtime_address
@@ -219,7 +262,9 @@ async def _session(
     gate: Gate,
 ) -> SessionProbe:
     headers = list(spoof)
-    first = await fetch(base, limits=limits, gate=gate, headers=headers)
+    first = await fetch(
+        base, limits=limits, gate=gate, headers=headers, connect_to=target.connect_address
+    )
     if first.error and not first.status:
         return SessionProbe(
             spoofed_headers=tuple(f"{name}: {value}" for name, value in spoof),
@@ -235,6 +280,7 @@ async def _session(
         method="POST",
         headers=[*headers, *cookie_header, ("Content-Type", "application/json")],
         body=XAS_BODY,
+        connect_to=target.connect_address,
     )
     responses = (first, xas)
     cookies: tuple[Cookie, ...] = first.cookies + xas.cookies

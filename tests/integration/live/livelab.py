@@ -136,6 +136,9 @@ class NginxSite:
     weak_tls: bool = False
     server_tokens: bool = False
     redirect: bool = True
+    server_name: str = ""  # the TLS site's server_name; none when empty
+    https_address: str = "127.0.0.1"  # where the TLS site listens; "*" writes no address
+    extra: str = ""  # more of the http block, such as a site tied to no app
 
 
 @dataclass
@@ -207,6 +210,8 @@ def nginx_config(
         if site.redirect
         else f"root {app_base}/web;"
     )
+    name = f"server_name {site.server_name};" if site.server_name else ""
+    https_listen = f"{https}" if site.https_address == "*" else f"{site.https_address}:{https}"
     return f"""{user}worker_processes 1;
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
@@ -224,10 +229,12 @@ http {{
     map $http_x_forwarded_proto $mx_proto {{ "" https; default $http_x_forwarded_proto; }}
     server {{
         listen 127.0.0.1:{http};
+        {name}
         {redirect}
     }}
     server {{
-        listen 127.0.0.1:{https} ssl;
+        listen {https_listen} ssl;
+        {name}
         ssl_certificate {prefix}/cert.pem;
         ssl_certificate_key {prefix}/key.pem;
         ssl_protocols {protocols};
@@ -237,6 +244,7 @@ http {{
         location /xas/ {{{runtime}
         }}
     }}
+    {site.extra}
 }}
 """
 
