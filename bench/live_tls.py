@@ -53,6 +53,7 @@ from peerlab import (
 from mxguard.collect.live import LiveOptions, collect_live
 from mxguard.engine import evaluate
 from mxguard.facts import Mode, Snapshot
+from mxguard.live.client import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
 EMULATOR = ROOT / "src" / "mxguard" / "lab" / "emulator.py"
@@ -169,10 +170,13 @@ def start_nginx(nginx: str, prefix: Path, config: str, ports: list[int]) -> subp
     return process
 
 
-def run_mxguard(urls: list[str], ca: str) -> tuple[float, str]:
+def run_mxguard(urls: list[str], ca: str, per_host: int) -> tuple[float, str]:
     """Probe `urls` with the live collector and evaluate; return seconds and a summary."""
+    options = LiveOptions(
+        urls=tuple(urls), ca_bundle=ca, show_progress=False, limits=Limits(per_host=per_host)
+    )
     started = time.perf_counter()
-    live = collect_live(LiveOptions(urls=tuple(urls), ca_bundle=ca, show_progress=False), (), ())
+    live = collect_live(options, (), ())
     snapshot = Snapshot(
         tool_version="bench",
         host="bench",
@@ -308,6 +312,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sites", type=int, default=20)
     parser.add_argument("--testssl-mode", choices=["parallel", "serial"], default="parallel")
+    parser.add_argument(
+        "--per-host",
+        type=int,
+        default=Limits().per_host,
+        help="mxguard's connections per host at once (default: its own default); all sites "
+        "share the host 127.0.0.1",
+    )
     parser.add_argument("--no-sslyze", action="store_true")
     parser.add_argument("--no-testssl", action="store_true")
     parser.add_argument("--timeout", type=float, default=1800, help="per peer run, seconds")
@@ -340,12 +351,12 @@ def main() -> int:
         urls = [f"https://127.0.0.1:{port}/" for port in ports]
         print(f"{args.sites} TLS sites on 127.0.0.1 ports {min(ports)}-{max(ports)}", flush=True)
 
-        elapsed, summary = run_mxguard(urls, ca)
+        elapsed, summary = run_mxguard(urls, ca, args.per_host)
         rows.append(
             [
                 "mxguard (in process)",
                 "`collect_live(urls, ca_bundle)` + `evaluate`, as `mxguard audit --url ... "
-                "--ca-bundle CA` probes",
+                f"--ca-bundle CA` probes; {args.per_host} connections per host",
                 seconds(elapsed),
                 seconds(elapsed / len(urls)),
                 summary,
