@@ -31,7 +31,12 @@ def peer_venv(packages: Sequence[str]) -> Path | None:
     """
     python = PEER_VENV / "bin" / "python"
     if not python.exists():
-        subprocess.run([SYSTEM_PYTHON, "-m", "venv", str(PEER_VENV)], check=True)
+        made = subprocess.run(
+            [SYSTEM_PYTHON, "-m", "venv", str(PEER_VENV)], capture_output=True, text=True
+        )
+        if made.returncode != 0:
+            print(f"cannot make {PEER_VENV}: {made.stderr.strip()[-500:]}")
+            return None
     missing = [p for p in packages if not _installed(python, p)]
     if missing:
         print(f"installing {', '.join(missing)} into {PEER_VENV} ...", file=sys.stderr)
