@@ -66,9 +66,10 @@ def main() -> None:
             report = engine.evaluate([snapshot])
             timings.append(time.perf_counter() - started)
         paths = sum(len(t.entries) for i in snapshot.installations for t in i.trees)
+        median = sorted(timings)[len(timings) // 2]
         print(
             f"mxguard: {args.apps} apps, {paths} paths, {len(report.findings)} findings: "
-            f"best {min(timings) * 1000:.0f} ms, median {sorted(timings)[len(timings) // 2] * 1000:.0f} ms"
+            f"best {min(timings) * 1000:.0f} ms, median {median * 1000:.0f} ms"
         )
     finally:
         shutil.rmtree(folder)

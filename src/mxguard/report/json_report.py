@@ -21,7 +21,9 @@ def as_document(report: Report) -> dict[str, Any]:
 
 def render(report: Report, stream: TextIO) -> None:
     """Write the report as indented JSON."""
-    json.dump(as_document(report), stream, indent=2, ensure_ascii=False)
+    # One string, one write: json.dump streams millions of small writes, which through a
+    # pipe took 8 s instead of 1.7 s for a 38 MB report (bench/proxy_config.py).
+    stream.write(json.dumps(as_document(report), indent=2, ensure_ascii=False))
     stream.write("\n")
 
 
