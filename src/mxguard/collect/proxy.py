@@ -297,6 +297,11 @@ def _names(certificate: x509.Certificate) -> tuple[str, ...]:
     return (*dns, *ips)
 
 
+def _name_covered_by(name: str) -> str:
+    # A wildcard covers one label in its place, never the bare domain after it.
+    return f"mxguard-probe{name[1:]}" if name.startswith("*.") else name
+
+
 def _verify_chain(
     leaf: x509.Certificate,
     intermediates: list[x509.Certificate],
@@ -312,7 +317,7 @@ def _verify_chain(
     try:
         subject = x509.IPAddress(ipaddress.ip_address(names[0]))
     except (ValueError, IndexError):
-        subject = x509.DNSName(names[0].lstrip("*.") if names else "invalid.invalid")
+        subject = x509.DNSName(_name_covered_by(names[0]) if names else "invalid.invalid")
     try:
         verifier = (
             verification.PolicyBuilder()
