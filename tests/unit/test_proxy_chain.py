@@ -26,3 +26,20 @@ def test_a_certificate_from_an_unknown_ca_is_not_trusted() -> None:
     other = x509.load_pem_x509_certificate(trustme.CA().cert_pem.bytes())
     status, _ = _verify_chain(leaf, [], [other], _names(leaf))
     assert status != "trusted"
+
+
+def test_a_named_config_inside_a_root_tree_is_read_once(tmp_path: object) -> None:
+    # Given --proxy-config naming the tree's own nginx.conf, which discovery also finds,
+    from pathlib import Path
+
+    from mxguard.collect.proxy import ProxyOptions, collect_proxy
+
+    tree = Path(str(tmp_path))
+    (tree / "etc/nginx").mkdir(parents=True)
+    conf = tree / "etc/nginx/nginx.conf"
+    conf.write_text("events {}\nhttp { server { listen 80; return 301 https://$host; } }\n")
+
+    facts = collect_proxy(ProxyOptions(root=str(tree), configs=(str(conf),)))
+
+    # then it is parsed once, as the file the user named.
+    assert [(c.path, c.is_explicit) for c in facts.configs] == [("/etc/nginx/nginx.conf", True)]

@@ -67,10 +67,12 @@ def collect_proxy(options: ProxyOptions, accounts: Sequence[Account] = ()) -> Pr
     configs: list[ProxyConfig] = []
     seen: set[str] = set()
     for server, path, prefix in candidates:
-        if path in seen:
-            continue
-        seen.add(path)
         explicit = path in options.configs
+        # A named file inside a `--root` tree is the same file discovery finds there.
+        key = _host_view(path, root) if explicit else path
+        if key in seen:
+            continue
+        seen.add(key)
         parsed = _parse(server, path, prefix, root, explicit=explicit)
         configs.append(replace(parsed, is_explicit=explicit))
 
@@ -102,6 +104,15 @@ def detect_server(text: str, path: str) -> str:
     ):
         return "apache"
     return "nginx"
+
+
+def _host_view(path: str, root: Root) -> str:
+    """Return a path on this machine as the audited host sees it (inside a `--root` tree)."""
+    inside = os.path.abspath(path)
+    top = root.directory.rstrip("/") + "/"
+    if not root.is_live and inside.startswith(top):
+        return "/" + inside[len(top) :]
+    return inside
 
 
 def _explicit(configs: Sequence[str]) -> Iterator[tuple[str, str, str | None]]:
@@ -160,12 +171,10 @@ def _parse(
     # host's path, so that its includes stay inside the tree too.
     reader_root = root
     if explicit:
-        inside = os.path.abspath(path)
-        top = root.directory.rstrip("/") + "/"
-        if not root.is_live and inside.startswith(top):
-            path = "/" + inside[len(top) :]
-        else:
+        viewed = _host_view(path, root)
+        if root.is_live or viewed == os.path.abspath(path):  # a file outside the tree
             reader_root = Root("/")
+        path = viewed
     logger.debug("parsing %s configuration %s", server, path)
     if server == "iis":
         return parse_iis(path, root=reader_root)
