@@ -6,6 +6,7 @@ Facts (what was observed) live in `mxguard.facts`; this module holds what was co
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,10 @@ _SEVERITY_RANK = {
 }
 
 
+# Evidence keys that name what a finding is about, beyond its subject.
+_IDENTIFYING = ("account", "other_app", "file", "url", "address", "port", "database", "key")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Finding:
     """The outcome of one check for one subject on one host."""
@@ -65,6 +70,19 @@ class Finding:
     host: str
     evidence: Evidence = field(default_factory=dict)
     remediation: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        """Return an id that stays the same for this check, host and subject across runs.
+
+        Messages are left out: they carry counts and values that change while the problem
+        stays the same one. Evidence that tells two findings about one subject apart (which
+        account, which file) is kept in.
+        """
+        identity = [self.check, self.host, self.subject]
+        identity += [f"{key}={self.evidence[key]}" for key in _IDENTIFYING if key in self.evidence]
+        digest = hashlib.sha256("\0".join(identity).encode())
+        return digest.hexdigest()[:32]
 
     @property
     def sort_key(self) -> tuple[int, str, str, str, str]:

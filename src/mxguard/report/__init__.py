@@ -1,12 +1,12 @@
-"""Reporters: one findings model rendered as terminal text or JSON."""
+"""Reporters: one findings model rendered as terminal text, JSON, SARIF or JUnit XML."""
 
 from __future__ import annotations
 
 import enum
-from typing import TextIO
+from typing import TextIO, assert_never
 
 from mxguard.model import Report
-from mxguard.report import json_report, text
+from mxguard.report import json_report, junit, sarif, text
 
 
 class Format(enum.StrEnum):
@@ -14,6 +14,8 @@ class Format(enum.StrEnum):
 
     TEXT = "text"
     JSON = "json"
+    SARIF = "sarif"
+    JUNIT = "junit"
 
 
 def render(report: Report, fmt: Format, stream: TextIO, *, is_terminal: bool) -> None:
@@ -23,3 +25,9 @@ def render(report: Report, fmt: Format, stream: TextIO, *, is_terminal: bool) ->
             text.render(report, stream, is_terminal=is_terminal)
         case Format.JSON:
             json_report.render(report, stream)
+        case Format.SARIF:
+            sarif.render(report, stream)
+        case Format.JUNIT:
+            junit.render(report, stream)
+        case _:
+            assert_never(fmt)

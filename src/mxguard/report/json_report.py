@@ -38,5 +38,6 @@ def _finding(finding: Finding) -> dict[str, Any]:
         "host": finding.host,
         "message": finding.message,
         "evidence": dict(finding.evidence),
+        "fingerprint": finding.fingerprint,
         "remediation": finding.remediation,
     }
