@@ -14,7 +14,7 @@ import urllib.parse
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
-from mxguard import __version__, engine, snapshot_io
+from mxguard import __version__, engine, snapshot_io, waivers
 from mxguard.checks.registry import catalog
 from mxguard.collect.database import parse_urls
 from mxguard.errors import MxguardError, UsageError
@@ -56,8 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
+    rules = _waivers(args)  # a broken waiver file stops the run before any probing
     snapshot = engine.collect(_audit_options(args))
-    return _report(engine.evaluate([snapshot]), args)
+    return _report(engine.evaluate([snapshot], waivers=rules), args)
 
 
 def _collect(args: argparse.Namespace) -> int:
@@ -74,7 +75,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         for path in args.facts
         for snapshot in snapshot_io.read(path)
     ]
-    return _report(engine.evaluate(snapshots), args)
+    return _report(engine.evaluate(snapshots, waivers=_waivers(args)), args)
 
 
 def _checks(args: argparse.Namespace) -> int:
@@ -108,9 +109,13 @@ def _demo(args: argparse.Namespace) -> int:
         print(example.ANNOUNCEMENT.format(folder=folder), file=sys.stderr)
         example.build(folder)
         snapshot = engine.collect(engine.AuditOptions(root=folder, hostname="demo-host"))
-        report = engine.evaluate([snapshot])
+        report = engine.evaluate([snapshot], waivers=_waivers(args))
         _report(report, args)
     return EXIT_OK
+
+
+def _waivers(args: argparse.Namespace) -> list[waivers.WaiverRule]:
+    return [rule for path in args.waivers for rule in waivers.load(path)]
 
 
 def _report(report: Report, args: argparse.Namespace) -> int:
@@ -309,6 +314,13 @@ def _advisories_option(parser: argparse.ArgumentParser) -> None:
 def _report_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=[f.value for f in Format], default="text")
     parser.add_argument("--output", metavar="FILE", help="write the report here, not to stdout")
+    parser.add_argument(
+        "--waivers",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="accepted findings, each with a justification and an expiry date (repeatable)",
+    )
     parser.add_argument(
         "--fail-on",
         choices=[s.value for s in Severity],

@@ -23,6 +23,8 @@ from mxguard.errors import ConfigError
 from mxguard.facts import ConfigFile, Installation, Mode, Problem, Snapshot, Visibility
 from mxguard.live.client import Limits
 from mxguard.model import Finding, Report, Status
+from mxguard.waivers import WaiverRule
+from mxguard.waivers import apply as apply_waivers
 
 logger = logging.getLogger(__name__)
 
@@ -138,16 +140,24 @@ def _collect_from_outside(options: AuditOptions) -> Snapshot:
     )
 
 
-def evaluate(snapshots: Sequence[Snapshot], *, checks: Iterable[Check] | None = None) -> Report:
-    """Run every check over every snapshot and return the report."""
+def evaluate(
+    snapshots: Sequence[Snapshot],
+    *,
+    checks: Iterable[Check] | None = None,
+    waivers: Sequence[WaiverRule] = (),
+    now: datetime | None = None,
+) -> Report:
+    """Run every check over every snapshot, apply the waivers, and return the report."""
     selected = tuple(checks) if checks is not None else catalog()
+    moment = now or datetime.now(UTC)
     findings: list[Finding] = []
     for snapshot in snapshots:
         for check in selected:
             findings.extend(_attempt(check, snapshot))
+    findings = apply_waivers(findings, waivers, now=moment)
     return Report(
         tool_version=__version__,
-        generated=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        generated=moment.isoformat(timespec="seconds").replace("+00:00", "Z"),
         hosts=tuple(dict.fromkeys(s.host for s in snapshots)),
         findings=tuple(sorted(findings, key=lambda f: f.sort_key)),
     )

@@ -52,6 +52,21 @@ _SEVERITY_RANK = {
 }
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Waiver:
+    """An operator's acceptance of a failing finding, until it expires."""
+
+    justification: str
+    expires: str  # ISO 8601, UTC
+    source: str  # the waiver file and line
+    is_expired: bool = False
+
+    @property
+    def is_active(self) -> bool:
+        """Return whether the waiver still applies."""
+        return not self.is_expired
+
+
 # Evidence keys that name what a finding is about, beyond its subject.
 _IDENTIFYING = ("account", "other_app", "file", "url", "address", "port", "database", "key")
 
@@ -70,6 +85,12 @@ class Finding:
     host: str
     evidence: Evidence = field(default_factory=dict)
     remediation: str = ""
+    waiver: Waiver | None = None
+
+    @property
+    def is_waived(self) -> bool:
+        """Return whether an unexpired waiver accepts this finding."""
+        return self.waiver is not None and self.waiver.is_active
 
     @property
     def fingerprint(self) -> str:
@@ -103,14 +124,18 @@ class Report:
     def summary(self) -> dict[str, int]:
         """Return the number of findings per status, every status present."""
         counts = Counter(finding.status for finding in self.findings)
-        return {status.value: counts.get(status, 0) for status in Status}
+        summary = {status.value: counts.get(status, 0) for status in Status}
+        summary["waived"] = sum(1 for finding in self.findings if finding.is_waived)
+        return summary
 
     def failures_at_or_above(self, threshold: Severity) -> tuple[Finding, ...]:
         """Return the failing findings whose severity reaches `threshold`."""
         return tuple(
             finding
             for finding in self.findings
-            if finding.status is Status.FAIL and finding.severity.rank >= threshold.rank
+            if finding.status is Status.FAIL
+            and finding.severity.rank >= threshold.rank
+            and not finding.is_waived
         )
 
 

@@ -57,7 +57,7 @@ def test_json_goes_to_stdout_alone(tmp_path: Path, capsys: pytest.CaptureFixture
         "evidence",
         "remediation",
     }
-    assert report["summary"].keys() == {"pass", "fail", "warn", "skip", "error"}
+    assert report["summary"].keys() == {"pass", "fail", "warn", "skip", "error", "waived"}
 
 
 def test_output_writes_the_report_to_a_file(tmp_path: Path) -> None:

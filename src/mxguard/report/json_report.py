@@ -39,5 +39,18 @@ def _finding(finding: Finding) -> dict[str, Any]:
         "message": finding.message,
         "evidence": dict(finding.evidence),
         "fingerprint": finding.fingerprint,
+        "waiver": _waiver(finding),
         "remediation": finding.remediation,
+    }
+
+
+def _waiver(finding: Finding) -> dict[str, Any] | None:
+    waiver = finding.waiver
+    if waiver is None:
+        return None
+    return {
+        "justification": waiver.justification,
+        "expires": waiver.expires,
+        "source": waiver.source,
+        "expired": waiver.is_expired,
     }

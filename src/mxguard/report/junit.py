@@ -1,6 +1,7 @@
 """JUnit XML: one test suite per checklist section, one test case per finding.
 
-`fail` is a failure and `error` an error; `skip` is skipped with its reason; `warn` passes
+`fail` is a failure and `error` an error; `skip` is skipped with its reason, and so is a
+waived finding, with its justification and expiry; `warn` passes
 with the warning in the case's output, since JUnit has no weaker state than failure and
 the exit code (`--fail-on`) is what gates a pipeline.
 """
@@ -28,9 +29,9 @@ def render(report: Report, stream: TextIO) -> None:
             "testsuite",
             name=f"§{section} {SECTION_TITLES.get(section, '')}".strip(),
             tests=str(len(findings)),
-            failures=str(_count(findings, Status.FAIL)),
+            failures=str(sum(f.status is Status.FAIL and not f.is_waived for f in findings)),
             errors=str(_count(findings, Status.ERROR)),
-            skipped=str(_count(findings, Status.SKIP)),
+            skipped=str(sum(f.status is Status.SKIP or f.is_waived for f in findings)),
         )
         for finding in findings:
             _case(suite, finding, show_host=len(report.hosts) > 1)
@@ -54,6 +55,12 @@ def _case(suite: ET.Element, finding: Finding, *, show_host: bool) -> None:
         [finding.message, *(f"{key}: {value}" for key, value in finding.evidence.items())]
         + ([f"fix: {finding.remediation}"] if finding.remediation else [])
     )
+    if finding.is_waived and finding.waiver is not None:
+        waiver = finding.waiver
+        ET.SubElement(
+            case, "skipped", message=f"waived until {waiver.expires}: {waiver.justification}"
+        )
+        return
     match finding.status:
         case Status.FAIL:
             failure = ET.SubElement(case, "failure", message=finding.message, type=finding.severity)

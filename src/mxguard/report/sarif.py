@@ -116,6 +116,15 @@ def _result(finding: Finding, index: dict[str, int]) -> dict[str, Any]:
     }
     if finding.check in index:
         result["ruleIndex"] = index[finding.check]
+    if finding.is_waived and finding.waiver is not None:
+        result["suppressions"] = [
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": f"{finding.waiver.justification} (until "
+                f"{finding.waiver.expires}; {finding.waiver.source})",
+            }
+        ]
     location = _location(finding)
     if location:
         result["locations"] = [location]

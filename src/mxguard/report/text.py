@@ -94,9 +94,9 @@ def _counts(findings: list[Finding]) -> str:
 
 
 def _print_finding(console: Console, finding: Finding, *, show_host: bool) -> None:
-    style = _STYLE[finding.status]
+    style = "dim" if finding.is_waived else _STYLE[finding.status]
     where = f"{finding.host} " if show_host else ""
-    label = finding.status.value.upper()
+    label = "WAIVED" if finding.is_waived else finding.status.value.upper()
     severity = f" {finding.severity}" if finding.status is Status.FAIL else ""
     console.print(
         f"  [{style}]{label}{severity}[/] {escape(finding.check)}  "
@@ -110,6 +110,13 @@ def _print_finding(console: Console, finding: Finding, *, show_host: bool) -> No
         console.print(f"      [dim]evidence:[/] {escape(evidence)}")
     if finding.remediation:
         console.print(f"      [dim]fix:[/] {escape(finding.remediation)}")
+    if finding.waiver is not None:
+        waiver = finding.waiver
+        state = "EXPIRED on" if waiver.is_expired else "until"
+        console.print(
+            f"      [dim]waiver {state} {escape(waiver.expires)} ({escape(waiver.source)}):[/] "
+            f"{escape(waiver.justification)}"
+        )
 
 
 def _short(value: object) -> str:
