@@ -14,7 +14,7 @@ import urllib.parse
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
-from mxguard import __version__, engine, snapshot_io, waivers
+from mxguard import __version__, baseline, engine, snapshot_io, waivers
 from mxguard.checks.registry import catalog
 from mxguard.collect.database import parse_urls
 from mxguard.errors import MxguardError, UsageError
@@ -56,9 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    rules = _waivers(args)  # a broken waiver file stops the run before any probing
+    rules = _waivers(args)  # a broken waiver or baseline file stops the run before probing
+    earlier = _baseline(args)
     snapshot = engine.collect(_audit_options(args))
-    return _report(engine.evaluate([snapshot], waivers=rules), args)
+    return _report(engine.evaluate([snapshot], waivers=rules), args, earlier)
 
 
 def _collect(args: argparse.Namespace) -> int:
@@ -75,7 +76,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         for path in args.facts
         for snapshot in snapshot_io.read(path)
     ]
-    return _report(engine.evaluate(snapshots, waivers=_waivers(args)), args)
+    return _report(engine.evaluate(snapshots, waivers=_waivers(args)), args, _baseline(args))
 
 
 def _checks(args: argparse.Namespace) -> int:
@@ -110,7 +111,7 @@ def _demo(args: argparse.Namespace) -> int:
         example.build(folder)
         snapshot = engine.collect(engine.AuditOptions(root=folder, hostname="demo-host"))
         report = engine.evaluate([snapshot], waivers=_waivers(args))
-        _report(report, args)
+        _report(report, args, _baseline(args))
     return EXIT_OK
 
 
@@ -118,7 +119,15 @@ def _waivers(args: argparse.Namespace) -> list[waivers.WaiverRule]:
     return [rule for path in args.waivers for rule in waivers.load(path)]
 
 
-def _report(report: Report, args: argparse.Namespace) -> int:
+def _baseline(args: argparse.Namespace) -> baseline.Baseline | None:
+    return baseline.load(args.baseline) if args.baseline else None
+
+
+def _report(
+    report: Report, args: argparse.Namespace, earlier: baseline.Baseline | None = None
+) -> int:
+    if earlier is not None:
+        report = baseline.compare(report, earlier)
     fmt = Format(args.format)
     with _output(args.output) as stream:
         is_terminal = args.output is None and sys.stdout.isatty() and fmt is Format.TEXT
@@ -320,6 +329,12 @@ def _report_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="FILE",
         help="accepted findings, each with a justification and an expiry date (repeatable)",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="REPORT.json",
+        help="an earlier JSON report: mark findings new, regressed or unchanged, list what "
+        "was fixed, and fail the run only for what is new or regressed",
     )
     parser.add_argument(
         "--fail-on",

@@ -86,6 +86,7 @@ class Finding:
     evidence: Evidence = field(default_factory=dict)
     remediation: str = ""
     waiver: Waiver | None = None
+    change: str = ""  # against a baseline: new | regressed | unchanged; empty without one
 
     @property
     def is_waived(self) -> bool:
@@ -112,6 +113,16 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FixedProblem:
+    """A failing or warning finding of a baseline that a later run no longer reports."""
+
+    check: str
+    subject: str
+    host: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Report:
     """Everything one run concluded, ready for a reporter."""
 
@@ -119,6 +130,8 @@ class Report:
     generated: str
     hosts: tuple[str, ...]
     findings: tuple[Finding, ...]
+    baseline_path: str = ""  # the earlier report this run was compared with, if any
+    fixed: tuple[FixedProblem, ...] = ()  # problems the baseline had and this run has not
 
     @property
     def summary(self) -> dict[str, int]:
@@ -130,12 +143,14 @@ class Report:
 
     def failures_at_or_above(self, threshold: Severity) -> tuple[Finding, ...]:
         """Return the failing findings whose severity reaches `threshold`."""
+        # Compared with a baseline, only what is new or regressed fails the run.
         return tuple(
             finding
             for finding in self.findings
             if finding.status is Status.FAIL
             and finding.severity.rank >= threshold.rank
             and not finding.is_waived
+            and finding.change != "unchanged"
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
+from mxguard.baseline import counts, fixed_entries
 from mxguard.model import Finding, Report
 
 
@@ -16,6 +17,7 @@ def as_document(report: Report) -> dict[str, Any]:
         "hosts": list(report.hosts),
         "findings": [_finding(f) for f in report.findings],
         "summary": report.summary,
+        **({"baseline": _baseline(report)} if report.baseline_path else {}),
     }
 
 
@@ -40,6 +42,7 @@ def _finding(finding: Finding) -> dict[str, Any]:
         "evidence": dict(finding.evidence),
         "fingerprint": finding.fingerprint,
         "waiver": _waiver(finding),
+        "change": finding.change or None,
         "remediation": finding.remediation,
     }
 
@@ -54,3 +57,7 @@ def _waiver(finding: Finding) -> dict[str, Any] | None:
         "source": waiver.source,
         "expired": waiver.is_expired,
     }
+
+
+def _baseline(report: Report) -> dict[str, Any]:
+    return {**counts(report), "fixed_findings": fixed_entries(report.fixed)}

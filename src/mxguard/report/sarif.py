@@ -116,6 +116,8 @@ def _result(finding: Finding, index: dict[str, int]) -> dict[str, Any]:
     }
     if finding.check in index:
         result["ruleIndex"] = index[finding.check]
+    if finding.change:
+        result["baselineState"] = "unchanged" if finding.change == "unchanged" else "new"
     if finding.is_waived and finding.waiver is not None:
         result["suppressions"] = [
             {

@@ -8,6 +8,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.markup import escape
 
+from mxguard import baseline
 from mxguard.model import Finding, Report, Status
 
 SECTION_TITLES = {
@@ -62,6 +63,16 @@ def render(report: Report, stream: TextIO, *, is_terminal: bool) -> None:
         _print_skips(console, [f for f in findings if f.status is Status.SKIP])
 
     summary = report.summary
+    if report.baseline_path:
+        numbers = baseline.counts(report)
+        console.print()
+        console.print(
+            f"Against {escape(report.baseline_path)}: {numbers['new']} new, "
+            f"{numbers['regressed']} regressed, {numbers['unchanged']} unchanged, "
+            f"{numbers['fixed']} fixed"
+        )
+        for problem in report.fixed[:20]:
+            console.print(f"  [green]FIXED[/] {escape(problem.check)}  {escape(problem.subject)}")
     console.print()
     console.print("Summary: " + ", ".join(f"{count} {status}" for status, count in summary.items()))
 
@@ -97,6 +108,8 @@ def _print_finding(console: Console, finding: Finding, *, show_host: bool) -> No
     style = "dim" if finding.is_waived else _STYLE[finding.status]
     where = f"{finding.host} " if show_host else ""
     label = "WAIVED" if finding.is_waived else finding.status.value.upper()
+    if finding.change in ("new", "regressed"):
+        label = f"{label} ({finding.change})"
     severity = f" {finding.severity}" if finding.status is Status.FAIL else ""
     console.print(
         f"  [{style}]{label}{severity}[/] {escape(finding.check)}  "
