@@ -25,11 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
+from mxguard.checks.registry import catalog
 from mxguard.discovery.safeyaml import LineDict, load_file
 from mxguard.errors import ConfigError, UsageError
 from mxguard.model import Finding, Status, Waiver
 
 _CHECK_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_KEYS = frozenset({"check", "subject", "host", "justification", "expires"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,10 +77,16 @@ def _rule(entry: object, where: str) -> WaiverRule:
         raise UsageError(f"--waivers {where}: each waiver is a mapping")
     if isinstance(entry, LineDict) and entry.lines:
         where = f"{where.rsplit(':', 1)[0]}:{min(entry.lines.values())}"
+    # A misspelt key must not widen a waiver silently (`subjcet:` would waive every subject).
+    unknown = sorted(str(key) for key in entry if key not in _KEYS)
+    if unknown:
+        raise UsageError(f"--waivers {where}: unknown key {', '.join(unknown)}")
     check = entry.get("check")
     justification = entry.get("justification")
     if not isinstance(check, str) or not _CHECK_ID.match(check):
         raise UsageError(f"--waivers {where}: 'check' must be a check id")
+    if check not in {known.id for known in catalog()}:
+        raise UsageError(f"--waivers {where}: no check is called {check!r} (see mxguard checks)")
     if not isinstance(justification, str) or len(justification.strip()) < 10:
         raise UsageError(f"--waivers {where}: a 'justification' of a few words is required")
     return WaiverRule(
