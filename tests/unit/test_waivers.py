@@ -69,12 +69,13 @@ def test_a_time_needs_an_explicit_offset(tmp_path: Path) -> None:
     [
         "waivers:\n  - check: no-such-check\n    justification: long enough reason\n"
         "    expires: 2027-01-01\n",
-        "waivers:\n  - check: dtap-mode-not-production\n    expires: 2027-01-01\n",  # no justification
-        "waivers:\n  - check: dtap-mode-not-production\n    justification: long enough reason\n",  # no expiry
+        # no justification, then no expiry
+        "waivers:\n  - check: dtap-mode-not-production\n    expires: 2027-01-01\n",
+        "waivers:\n  - check: dtap-mode-not-production\n    justification: long enough reason\n",
         "waivers:\n  - check: Not An Id\n    justification: long enough\n    expires: 2027-01-01\n",
         "waivers: {}\n",
-        "waivers:\n  - check: dtap-mode-not-production\n    subjcet: app:a\n    justification: long enough\n"
-        "    expires: 2027-01-01\n",
+        "waivers:\n  - check: dtap-mode-not-production\n    subjcet: app:a\n"
+        "    justification: long enough\n    expires: 2027-01-01\n",
         "- just a list\n",
     ],
 )
