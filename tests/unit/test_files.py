@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mxguard.checks import s04_files
 from mxguard.collect import files
 from mxguard.discovery.rootfs import Root
 
@@ -61,3 +62,19 @@ def test_the_entry_limit_marks_the_tree_truncated(
 def test_a_missing_folder_is_reported_absent(tmp_path: Path) -> None:
     tree = files.walk(Root(str(tmp_path)), "model", "/srv/none/model", project="/srv/none")
     assert not tree.is_present and tree.entries == ()
+
+
+@pytest.mark.parametrize(
+    ("reached", "words"),
+    [
+        ([("/a", "r"), ("/b", "r")], "read 2 private paths"),
+        ([("/a", "w")], "write 1 private path"),
+        ([("/a", "rw"), ("/b", "rw")], "read and write 2 private paths"),
+        ([("/a", "r"), ("/b", "rw"), ("/c", "r")], "read 3 and write 1 of 3 private paths"),
+        ([("/a", "r"), ("/b", "w")], "read 1 and write 1 of 2 private paths"),
+    ],
+)
+def test_the_reach_of_another_account_is_told_as_read_and_write_counts(
+    reached: list[tuple[str, str]], words: str
+) -> None:
+    assert s04_files._reach_words(reached) == words

@@ -212,9 +212,7 @@ def private_files_reachable_by_other_app(snapshot: Snapshot) -> Iterator[Outcome
                 failing = True
                 yield failed(
                     subject,
-                    f"{account.name} (account of {other_app}) can "
-                    f"{'write' if any('w' in how for _, how in reached) else 'read'} "
-                    f"{plural(len(reached), 'private path')}",
+                    f"{account.name} (account of {other_app}) can {_reach_words(reached)}",
                     account=account.name,
                     other_app=other_app,
                     paths=[f"{path} ({how})" for path, how in reached[:MAX_LISTED]],
@@ -236,6 +234,19 @@ def private_files_reachable_by_other_app(snapshot: Snapshot) -> Iterator[Outcome
                 f"{plural(len(entries), 'private path')}",
                 accounts=[account.name for _, account in others],
             )
+
+
+def _reach_words(reached: list[tuple[str, str]]) -> str:
+    """Say how many paths were readable and how many writable, in words."""
+    readable = sum("r" in how for _, how in reached)
+    writable = sum("w" in how for _, how in reached)
+    if not writable:
+        return f"read {plural(readable, 'private path')}"
+    if not readable:
+        return f"write {plural(writable, 'private path')}"
+    if readable == writable == len(reached):
+        return f"read and write {plural(readable, 'private path')}"
+    return f"read {readable} and write {writable} of {plural(len(reached), 'private path')}"
 
 
 def _other_accounts(
