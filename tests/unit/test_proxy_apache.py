@@ -129,3 +129,49 @@ def test_a_restricted_location_below_a_proxy_is_its_own_route(tmp_path: Path) ->
     assert docs is not None and docs.path == "/rest-doc/" and docs.kind == "proxy"
     assert docs.is_access_restricted
     assert rest is not None and rest.path == "/" and not rest.is_access_restricted
+
+
+def test_ifmodule_follows_the_modules_loaded_so_far(tmp_path: Path) -> None:
+    # Given headers wrapped in <IfModule mod_headers.c> while only mod_alias is loaded,
+    # and a rewrite block after mod_rewrite is loaded,
+    config_file = write(
+        tmp_path / "httpd.conf",
+        "LoadModule alias_module modules/mod_alias.so\n"
+        "<VirtualHost *:80>\nDocumentRoot /srv/app/web\n"
+        "<IfModule rewrite_module>\nAlias /early /srv/early\n</IfModule>\n"
+        "</VirtualHost>\n"
+        "LoadModule rewrite_module modules/mod_rewrite.so\n"
+        "<VirtualHost *:81>\nDocumentRoot /srv/app/web\n"
+        "<IfModule mod_rewrite.c>\nAlias /late /srv/late\n</IfModule>\n"
+        "<IfModule !mod_version.c>\nAlias /never /srv/never\n</IfModule>\n"
+        "<IfModule mod_headers.c>\nHeader always set X-Frame-Options DENY\n</IfModule>\n"
+        "</VirtualHost>\n",
+    )
+
+    config = parse_apache(str(config_file))
+
+    # then httpd's own reading is followed: a module counts once loaded, compiled-in ones always,
+    early, late = config.sites
+    assert {r.path for r in early.routes} == {"/"}
+    assert {r.path for r in late.routes} == {"/", "/late"}
+    route = select_route(late, "/")
+    assert route is not None
+    assert "X-Frame-Options" not in {h.name for h in route.response_headers}
+    # and the ignored Header is a warning naming the section's line.
+    [problem] = config.problems
+    assert (problem.status, problem.line) == ("warn", 17)
+    assert "mod_headers.c" in problem.message and "Header" in problem.message
+
+
+def test_a_fragment_that_loads_no_module_assumes_every_module(tmp_path: Path) -> None:
+    config_file = write(
+        tmp_path / "site.conf",
+        "<VirtualHost *:80>\nDocumentRoot /srv/app/web\n"
+        "<IfModule mod_headers.c>\nHeader always set X-Frame-Options DENY\n</IfModule>\n"
+        "</VirtualHost>\n",
+    )
+    config = parse_apache(str(config_file))
+    route = select_route(config.sites[0], "/")
+    assert route is not None
+    assert "X-Frame-Options" in {h.name for h in route.response_headers}
+    assert config.problems == ()

@@ -44,12 +44,14 @@ def _skip_all(snapshot: Snapshot) -> Iterator[Outcome]:
 @check(
     id="proxy-config-unreadable",
     section="5",
-    title="A proxy configuration file cannot be read or parsed",
+    title="A proxy configuration file cannot be read or parsed, or holds ignored directives",
     severity=Severity.MEDIUM,
     rationale="A configuration that cannot be read cannot be judged; a missing include may "
-    "hide the part that matters.",
-    remediation="Fix the file named (the server's own config test says the same), or the "
-    "include that names a missing file.",
+    "hide the part that matters; directives inside a section the server skips (an Apache "
+    "<IfModule> for a module that is not loaded) protect nothing.",
+    remediation="Fix the file named (the server's own config test says the same), the "
+    "include that names a missing file, or load the module the section waits for "
+    "(a2enmod headers) and drop the <IfModule> around directives that must apply.",
 )
 def proxy_config_unreadable(snapshot: Snapshot) -> Iterator[Outcome]:
     """Report each problem met while reading the proxy configurations."""

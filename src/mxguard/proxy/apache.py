@@ -13,8 +13,14 @@ the virtual host and every matching `<Location>` are merged in that order (a lat
 replaces, `unset` removes). `Header always` and `Header` (onsuccess) are separate tables;
 only the `always` table reaches error responses.
 
-Conditional sections (`<IfModule>`, `<IfDefine>`, `<IfVersion>`, `<IfFile>`,
-`<IfDirective>`) are taken as true unless negated with `!`, in which case they are skipped.
+`<IfModule>` is decided as httpd decides it while reading: a module counts as loaded once a
+`LoadModule` line for it has been read, or when it is compiled into Debian's httpd. A
+fragment that loads no module at all (a lone virtual host given with `--proxy-config`)
+cannot be decided that way, so there every module is assumed loaded. A false `<IfModule>`
+around directives the checks depend on (headers, proxying, rewriting, locations) is reported
+as a warning: httpd ignores them without a word. The other conditional sections
+(`<IfDefine>`, `<IfVersion>`, `<IfFile>`, `<IfDirective>`) are taken as true unless negated
+with `!`, in which case they are skipped.
 """
 
 from __future__ import annotations
@@ -48,6 +54,22 @@ MAX_FILES = 20_000
 MAX_INCLUDE_DEPTH = 16
 ALL_PROTOCOLS = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 _CONDITIONAL = frozenset({"ifmodule", "ifdefine", "ifversion", "iffile", "ifdirective"})
+# `apache2 -l` on Debian 12: what httpd has without any LoadModule.
+_COMPILED_IN = frozenset(
+    {"core", "so", "watchdog", "http_core", "log_config", "logio", "version", "unixd"}
+)
+# Directives whose loss behind a false <IfModule> changes a verdict.
+_WATCHED = frozenset(
+    {
+        "header",
+        "requestheader",
+        "proxypass",
+        "proxypassmatch",
+        "rewriterule",
+        "location",
+        "locationmatch",
+    }
+)
 _VARIABLE = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
@@ -58,6 +80,8 @@ class _Reader:
     variables: dict[str, str] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     problems: list[ConfigProblem] = field(default_factory=list)
+    modules: set[str] = field(default_factory=lambda: set(_COMPILED_IN))
+    loads_modules: bool = False
 
     def read(self, path: str, origin: Origin | None, depth: int = 0) -> list[Node]:
         if len(self.files) >= MAX_FILES:
@@ -93,8 +117,14 @@ class _Reader:
                 self.variables[node.args[0]] = node.args[1] if len(node.args) > 1 else ""
             elif key == "serverroot" and node.args:
                 self.server_root = node.args[0]
+            elif key == "loadmodule" and node.args:
+                self.loads_modules = True
+                self.modules.add(_module_name(node.args[0]))
             if key in ("include", "includeoptional") and node.args:
                 out.extend(self._include(node, depth, is_optional=key == "includeoptional"))
+            elif key == "ifmodule":
+                if self._module_condition(node):
+                    out.extend(self._expand(node.children or [], depth))
             elif key in _CONDITIONAL:
                 if not (node.args and node.args[0].startswith("!")):
                     out.extend(self._expand(node.children or [], depth))
@@ -103,6 +133,26 @@ class _Reader:
                     node.children = self._expand(node.children, depth)
                 out.append(node)
         return out
+
+    def _module_condition(self, node: Node) -> bool:
+        argument = node.args[0] if node.args else ""
+        negated = argument.startswith("!")
+        name = _module_name(argument.lstrip("!"))
+        if not self.loads_modules or not name:
+            return not negated  # cannot be decided: every module is assumed loaded
+        holds = (name in self.modules) != negated
+        if not holds:
+            inside = (n for child in node.children or [] for n in child.walk())
+            lost = sorted({n.name for n in inside if n.key in _WATCHED})
+            if lost:
+                state = "loaded" if negated else "not loaded"
+                self._problem(
+                    f"<IfModule {argument}> is false because {name} is {state}: httpd "
+                    f"ignores the {', '.join(lost)} inside it",
+                    Origin(file=node.file, line=node.line),
+                    "warn",
+                )
+        return holds
 
     def _include(self, node: Node, depth: int, *, is_optional: bool) -> list[Node]:
         origin = Origin(file=node.file, line=node.line)
@@ -152,6 +202,14 @@ class _Reader:
         self.problems.append(
             ConfigProblem(message=message, file=origin.file, line=origin.line, status=status)
         )
+
+
+def _module_name(text: str) -> str:
+    """Reduce `mod_headers.c`, `headers_module` and `mod_headers.so` to `headers`."""
+    name = posixpath.basename(text.strip().strip('"')).lower()
+    for suffix in (".c", ".so", "_module"):
+        name = name.removesuffix(suffix)
+    return name.removeprefix("mod_")
 
 
 def parse_apache(path: str, *, root: Root | None = None) -> ProxyConfig:
