@@ -289,3 +289,29 @@ def test_one_server_block_for_both_ports(
     assert mine(found, "plain-http-site-serves-content", "pass")
     assert mine(found, "forwarded-scheme-header-missing", "pass")
     assert not mine(found, "forwarded-scheme-header-missing", "fail")
+
+
+def test_a_scheme_header_through_map_or_set_is_followed_to_its_values(
+    nginx_config: Callable[..., Path], app: App, tls: TlsFiles, audit: Callable[..., Findings]
+) -> None:
+    # Given X-Forwarded-Proto from a map over the client's header, and one route whose
+    # X-Forwarded-Scheme comes from `set $forwarded_scheme https`
+    config = nginx_config("wrong-map.conf")
+    lines = config.read_text().splitlines()
+
+    found = run(audit, app, config, tls.ca)
+
+    # Then the routes that use the map pass the client's value, with the line that sets it
+    copied = {f["subject"]: f for f in mine(found, "forwarded-scheme-header-from-client", "fail")}
+    assert set(copied) == {
+        "route:shop.example.com:443 /",
+        "route:shop.example.com:443 @runtime",
+        "route:shop.example.com:443 ^/(xas|p|file|link|ws|rest|odata|api|oauth|sso)/",
+    }
+    first = next(iter(copied.values()))
+    assert "$http_x_forwarded_proto" in str(first["message"])
+    assert "$proxy_x_forwarded_proto" in lines[first["evidence"]["line"] - 1]
+    # and the route whose variable can only be https passes both checks.
+    passing = {f["subject"] for f in mine(found, "forwarded-scheme-header-missing", "pass")}
+    assert passing == {"route:shop.example.com:443 /file"}
+    assert found.exit_code == 1

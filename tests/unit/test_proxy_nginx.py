@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -100,6 +99,34 @@ def test_proxy_set_header_defaults_and_nesting(tmp_path: Path) -> None:
     assert [h.name for h in routes["/b/c/"].request_headers] == ["Host"]
 
 
+def test_map_and_set_variables_are_expanded_to_every_value_they_can_take(
+    tmp_path: Path,
+) -> None:
+    # Given a map without a default whose entries use a capture, and a `set` in one location
+    site = one_site(
+        tmp_path,
+        "location /a/ { proxy_set_header X-Forwarded-Proto $chosen; proxy_pass http://u; }\n"
+        "location /b/ { set $fixed https; proxy_set_header X-Forwarded-Scheme ${fixed};"
+        " proxy_pass http://u; }\n"
+        "location /c/ { proxy_set_header X-Forwarded-Scheme $scheme; proxy_pass http://u; }\n",
+        http_body=(
+            "map $http_x_forwarded_proto $chosen {\n    ~^(https?)$ $1;\n    other https;\n}\n"
+        ),
+    )
+    routes = {r.path: r for r in site.routes}  # type: ignore[attr-defined]
+
+    # Then the map's values, its capture and its empty miss are all possible values
+    [proto] = routes["/a/"].request_headers
+    assert proto.values == ("$http_x_forwarded_proto", "https", "")
+    # and the `set` value replaces the variable, braces and all
+    [fixed] = routes["/b/"].request_headers
+    assert fixed.possible_values == ("https",)
+    # while a variable nginx itself defines is kept as written
+    [scheme] = routes["/c/"].request_headers
+    assert scheme.values == ()
+    assert scheme.possible_values == ("$scheme",)
+
+
 def test_upstream_groups_and_unix_sockets(tmp_path: Path) -> None:
     site = one_site(
         tmp_path,
@@ -151,7 +178,7 @@ def test_non_utf8_input_is_reported_not_raised(tmp_path: Path) -> None:
     assert config.sites or config.problems
 
 
-def test_five_thousand_server_blocks_are_fast(tmp_path: Path) -> None:
+def test_five_thousand_server_blocks_are_all_read_and_judged(tmp_path: Path) -> None:
     # Given 5,000 TLS server blocks, each with the usual Mendix locations
     block = (
         "server {{ listen 443 ssl; server_name app{0}.example.com;\n"
@@ -166,7 +193,6 @@ def test_five_thousand_server_blocks_are_fast(tmp_path: Path) -> None:
     body = "".join(block.format(i, 8000 + i % 100) for i in range(5000))
     path = write(tmp_path / "nginx.conf", "events {}\nhttp {\n" + body + "}\n")
 
-    started = time.monotonic()
     config = parse_nginx(str(path))
     snapshot = Snapshot(
         tool_version="test",
@@ -177,11 +203,10 @@ def test_five_thousand_server_blocks_are_fast(tmp_path: Path) -> None:
     )
     checks = [c for c in catalog() if c.section in ("5", "7", "9")]
     report = evaluate([snapshot], checks=checks)
-    elapsed = time.monotonic() - started
 
     assert len(config.sites) == 5000
     assert not [f for f in report.findings if f.status == "error"]
-    assert elapsed < 30, elapsed
+    # Its speed is measured beside gixy's in bench/proxy_config.py, not asserted here.
 
 
 def test_round_trip_through_crossplane_build_gives_the_same_model(tmp_path: Path) -> None:

@@ -512,7 +512,7 @@ def forwarded_scheme_header_missing(snapshot: Snapshot) -> Iterator[Outcome]:
         site = view.site
         subject = route_subject(site, route)
         headers = _scheme_headers(route)
-        good = [h for h in headers if _is_https_value(h.value, site)]
+        good = [h for h in headers if all(_is_https_value(v, site) for v in h.possible_values)]
         ev = evidence(route, headers={h.name: h.value for h in headers})
         if good:
             origin = good[0].origin
@@ -521,7 +521,7 @@ def forwarded_scheme_header_missing(snapshot: Snapshot) -> Iterator[Outcome]:
                 f"sends {good[0].name}: {good[0].value}",
                 **{**ev, "file": origin.file, "line": origin.line},
             )
-        elif any(_CLIENT_VALUE.search(h.value) for h in headers):
+        elif any(_from_client(h) for h in headers):
             continue  # judged by forwarded-scheme-header-from-client
         else:
             yield failed(
@@ -534,7 +534,7 @@ def forwarded_scheme_header_missing(snapshot: Snapshot) -> Iterator[Outcome]:
 
 def _sent(route: Route, scheme_headers: list[Header], server: str) -> str:
     if scheme_headers:
-        return ": " + ", ".join(f"{h.name}: {h.value}" for h in scheme_headers)
+        return ": " + ", ".join(f"{h.name}: {_shown(h)}" for h in scheme_headers)
     if not route.request_headers:
         return ""
     if all(h.origin == route.origin for h in route.request_headers):
@@ -543,6 +543,13 @@ def _sent(route: Route, scheme_headers: list[Header], server: str) -> str:
     own = ", ".join(f"{h.name} (line {h.origin.line})" for h in route.request_headers[:4])
     why = ", which replaces any inherited list" if server == "nginx" else ""
     return f"; it sets only {own}{why}"
+
+
+def _shown(header: Header) -> str:
+    if not header.values:
+        return header.value
+    choices = ", ".join(repr(v) if not v else v for v in header.values)
+    return f"{header.value} (which can be {choices})"
 
 
 def _is_https_value(value: str, site: Site) -> bool:
@@ -570,17 +577,24 @@ def forwarded_scheme_header_from_client(snapshot: Snapshot) -> Iterator[Outcome]
         return
     for view, route in _runtime_routes(snapshot):
         subject = route_subject(view.site, route)
-        copied = [h for h in _scheme_headers(route) if _CLIENT_VALUE.search(h.value)]
+        copied = [h for h in _scheme_headers(route) if _from_client(h)]
         if copied:
             header = copied[0]
+            via = _from_client(header)
+            through = f" (it can be {via})" if via != header.value else ""
             yield failed(
                 subject,
-                f"{header.name} is set to {header.value}, which the client controls",
+                f"{header.name} is set to {header.value}{through}, which the client controls",
                 file=header.origin.file,
                 line=header.origin.line,
             )
         else:
             yield passed(subject, "no scheme header is copied from the client", **evidence(route))
+
+
+def _from_client(header: Header) -> str:
+    """Return the value (as written, or as a map/set expands it) that copies the client's."""
+    return next((v for v in (header.value, *header.values) if _CLIENT_VALUE.search(v)), "")
 
 
 def _runtime_routes(snapshot: Snapshot) -> Iterator[tuple[SiteView, Route]]:

@@ -31,6 +31,14 @@ class Header:
     origin: Origin
     always: bool = False
     condition: str = ""  # IIS/Apache conditions under which the header is added
+    # What `value` can become where it names variables the configuration itself defines
+    # (nginx `map` and `set`); empty when it names none.
+    values: tuple[str, ...] = ()
+
+    @property
+    def possible_values(self) -> tuple[str, ...]:
+        """Every value the header can be sent with, as far as the configuration tells."""
+        return self.values or (self.value,)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

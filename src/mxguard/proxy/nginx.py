@@ -10,6 +10,10 @@ location → nested location → `if`, and computes what each route really does:
 - Without any `proxy_set_header`, nginx sends `Host: $proxy_host` and `Connection: close`.
 - A server-level `return` (or a catch-all `rewrite ... redirect|permanent`) answers every
   request before any location is chosen.
+- A `proxy_set_header` value that names a variable defined by `map` or `set` is expanded to
+  every value that variable can take (a map without `default` can also be empty, and a
+  regex capture stands for the map's source), so that `$proxy_x_forwarded_proto` built from
+  `$http_x_forwarded_proto` is seen to carry what the client sent.
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ class _Context:
     conf_dir: str  # the main file's folder: where a relative `include` points
     root: Root
     upstreams: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    variables: dict[str, list[str]] = field(default_factory=dict)  # map and set, by name
     problems: list[ConfigProblem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
 
@@ -165,6 +170,7 @@ def parse_nginx(path: str, *, prefix: str | None = None, root: Root | None = Non
     sites: list[Site] = []
     for block in http_blocks:
         _collect_upstreams(block, context)
+        _collect_variables(block, context)
         scope = _apply(_Scope(), block, context)
         outer_tls = _tls(block)
         sites.extend(
@@ -205,6 +211,49 @@ def _collect_upstreams(block: Block, context: _Context) -> None:
         context.upstreams[directive["args"][0]] = hosts
 
 
+_VARIABLE_USE = re.compile(r"\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
+_CAPTURE = re.compile(r"\$(?:\{[0-9]\}|[0-9])")
+MAX_EXPANSIONS = 32
+
+
+def _collect_variables(block: Block, context: _Context) -> None:
+    """Record the values `map` and `set` can give each variable, anywhere below `block`."""
+    for directive in block:
+        name, args = directive["directive"], directive["args"]
+        if name == "map" and len(args) >= 2:
+            source, target = args[0], args[1].lstrip("$")
+            values = []
+            for entry in directive.get("block", []):
+                if entry["directive"] in ("hostnames", "volatile", "include"):
+                    continue
+                value = entry["args"][0] if entry["args"] else ""
+                values.append(_CAPTURE.sub(source.replace("\\", r"\\"), value))
+            if not any(e["directive"] == "default" for e in directive.get("block", [])):
+                values.append("")  # an unmatched source leaves the variable empty
+            context.variables.setdefault(target, []).extend(values)
+        elif name == "set" and len(args) >= 2:
+            context.variables.setdefault(args[0].lstrip("$"), []).append(args[1])
+        elif "block" in directive and name != "map":
+            _collect_variables(directive["block"], context)
+
+
+def _expand(value: str, variables: Mapping[str, Sequence[str]], depth: int = 0) -> list[str]:
+    """Return every text `value` can become, or [] when it names no defined variable."""
+    match = next(
+        (m for m in _VARIABLE_USE.finditer(value) if (m.group(1) or m.group(2)) in variables),
+        None,
+    )
+    if match is None or depth >= 4:
+        return []
+    found: list[str] = []
+    for choice in dict.fromkeys(variables[match.group(1) or match.group(2)]):
+        text = value[: match.start()] + choice + value[match.end() :]
+        found.extend(_expand(text, variables, depth + 1) or [text])
+        if len(found) >= MAX_EXPANSIONS:
+            break
+    return list(dict.fromkeys(found))[:MAX_EXPANSIONS]
+
+
 def _host_port(text: str) -> str:
     if text.startswith("unix:"):
         return text
@@ -221,7 +270,9 @@ def _apply(outer: _Scope, block: Block, context: _Context) -> _Scope:
     sets = [d for d in block if d["directive"] == "proxy_set_header" and len(d["args"]) >= 2]
     scope = _Scope(
         add_headers=tuple(_add_header(d) for d in adds) if adds else outer.add_headers,
-        proxy_headers=tuple(_set_header(d) for d in sets) if sets else outer.proxy_headers,
+        proxy_headers=(
+            tuple(_set_header(d, context.variables) for d in sets) if sets else outer.proxy_headers
+        ),
         root=outer.root,
         server_tokens=outer.server_tokens,
         is_access_restricted=outer.is_access_restricted,
@@ -247,9 +298,15 @@ def _add_header(directive: Mapping[str, Any]) -> Header:
     )
 
 
-def _set_header(directive: Mapping[str, Any]) -> Header:
+def _set_header(directive: Mapping[str, Any], variables: Mapping[str, Sequence[str]]) -> Header:
     args = directive["args"]
-    return Header(name=args[0], value=args[1], origin=_origin(directive), always=True)
+    return Header(
+        name=args[0],
+        value=args[1],
+        origin=_origin(directive),
+        always=True,
+        values=tuple(_expand(args[1], variables)),
+    )
 
 
 def _absolute(path: str, prefix: str) -> str:
