@@ -75,6 +75,10 @@ def test_the_hardened_application_has_no_failure(
     assert statuses(good, "error") == set()
     assert "private-files-reachable-by-other-app" in statuses(good, "pass")
     assert "admin-port-bound-beyond-loopback" in statuses(good, "pass")
+    assert {
+        "runtime-listen-config-contradicts-socket",
+        "admin-listen-config-contradicts-socket",
+    } <= statuses(good, "pass")
 
 
 def test_every_misconfiguration_of_the_bad_application_is_reported(
