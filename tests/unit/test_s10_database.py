@@ -271,6 +271,28 @@ def test_an_offline_tree_is_not_connected_to(tmp_path: Path) -> None:
     assert db.status == "skip" and "offline tree" in db.reason and "--database-url" in db.reason
 
 
+def test_an_unexamined_database_is_still_judged_local_or_remote(tmp_path: Path) -> None:
+    # Given an offline tree (nothing is connected to) with one local and one remote database
+    def app(name: str, host: str) -> Installation:
+        settings = {"DatabaseType": "PostgreSQL", "DatabaseHost": host, "DatabaseName": name}
+        return _installation(tmp_path, name, settings)
+
+    snapshot = replace(
+        Snapshot(tool_version="t", host="h", collected_at="now", mode=Mode.OFFLINE),
+        installations=(app("near", "127.0.0.1:5432"), app("far", "db.example.net")),
+        root=str(tmp_path),
+    )
+    facts, _ = collect_database(snapshot, DatabaseOptions())
+
+    # Then the traffic check passes the loopback one and warns about the other, from config
+    findings = _run("database-traffic-not-encrypted", replace(snapshot, database=facts))
+    verdicts = {f.subject: f.status for f in findings}
+    assert verdicts == {
+        "db:near@127.0.0.1:5432": Status.PASS,
+        "db:far@db.example.net:5432": Status.WARN,
+    }
+
+
 def test_a_bare_url_with_several_configured_installations_is_ambiguous(tmp_path: Path) -> None:
     snapshot = replace(
         Snapshot(tool_version="t", host="h", collected_at="now", mode=Mode.OFFLINE),

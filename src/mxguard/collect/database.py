@@ -26,6 +26,7 @@ from mxguard.collect.dbsession import Row, Session, SessionError, open_session
 from mxguard.collect.dbtarget import (
     Target,
     dialect_of,
+    host_is_local,
     parse_url_option,
     scrub,
     split_host,
@@ -189,7 +190,14 @@ def _from_settings(
         return None, replace(base, dialect=dialect, reason="DatabaseHost or DatabaseName is unset")
     host, port = split_host(settings.database_host, dialect)
     subject = subject_of(settings.database_name, host, port)
-    base = replace(base, subject=subject, dialect=dialect, host=host, port=port)
+    base = replace(
+        base,
+        subject=subject,
+        dialect=dialect,
+        host=host,
+        port=port,
+        is_local=host_is_local(host),
+    )
     if snapshot.mode is Mode.OFFLINE:
         why = (
             f"an offline tree ({snapshot.root}): its database host is not reachable from here; "

@@ -61,9 +61,7 @@ class Target:
     @property
     def is_local(self) -> bool | None:
         """Return whether the app reaches the server over loopback or a Unix socket."""
-        if not self.host:
-            return None
-        return self.host.startswith("/") or is_loopback(self.host)
+        return host_is_local(self.host)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +70,13 @@ class UrlOption:
 
     installation: str | None
     target: Target
+
+
+def host_is_local(host: str) -> bool | None:
+    """Return whether `host` is reached over loopback or a Unix socket; None when unset."""
+    if not host:
+        return None
+    return host.startswith("/") or is_loopback(host)
 
 
 def subject_of(name: str, host: str, port: int | None) -> str:
