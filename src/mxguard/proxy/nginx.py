@@ -320,7 +320,8 @@ def _site(server: Mapping[str, Any], outer: _Scope, context: _Context, http: Tls
     names = tuple(n for d in block if d["directive"] == "server_name" for n in d["args"])
     tls = inherit_tls(http, _tls(block)) if any(listen.is_tls for listen in listens) else None
     shown = next((n for n in names if n not in ("_", "")), "_")
-    port = listens[0].port if listens else 80
+    # A server on both 80 and 443 is named by its TLS port: that is where the app is served.
+    port = next((x.port for x in listens if x.is_tls), listens[0].port if listens else 80)
     site_name = f"{shown}:{port}"
 
     routes: list[Route] = []
