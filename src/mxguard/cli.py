@@ -109,7 +109,13 @@ def _demo(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="mxguard-demo-") as folder:
         print(example.ANNOUNCEMENT.format(folder=folder), file=sys.stderr)
         example.build(folder)
-        snapshot = engine.collect(engine.AuditOptions(root=folder, hostname="demo-host"))
+        snapshot = engine.collect(
+            engine.AuditOptions(
+                root=folder,
+                hostname="demo-host",
+                ca_bundle=os.path.join(folder, example.CA_FILE.lstrip("/")),  # a path here
+            )
+        )
         report = engine.evaluate([snapshot], waivers=_waivers(args))
         _report(report, args, _baseline(args))
     return EXIT_OK

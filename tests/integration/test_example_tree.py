@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from proxylab import assert_nginx_accepts
 
 from mxguard import engine
 from mxguard.lab import example
@@ -18,7 +19,8 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: sets file
 def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
     folder = tmp_path_factory.mktemp("example")
     example.build(str(folder))
-    return engine.evaluate([engine.collect(engine.AuditOptions(root=str(folder)))])
+    ca = str(folder / example.CA_FILE.lstrip("/"))
+    return engine.evaluate([engine.collect(engine.AuditOptions(root=str(folder), ca_bundle=ca))])
 
 
 def of(report: Report, app: str, status: str) -> set[str]:
@@ -54,6 +56,61 @@ def test_ledger_fails_every_file_and_config_check(report: Report) -> None:
         "monitoring-password-weak",
         "dtap-mode-not-production",
     }
+
+
+def on_site(report: Report, app: str, status: str) -> set[tuple[str, str]]:
+    """Return (check, route) of the proxy findings about `app`'s TLS site."""
+    prefix = f"route:{app}.example.com:443 "
+    return {
+        (f.check, f.subject.removeprefix(prefix))
+        for f in report.findings
+        if f.status == status and f.subject.startswith(prefix)
+    }
+
+
+def test_the_proxy_in_front_of_the_hardened_shop_fails_nothing(report: Report) -> None:
+    assert on_site(report, "shop", "fail") == set()
+    assert on_site(report, "shop", "warn") == set()
+    passed = {check for check, _ in on_site(report, "shop", "pass")}
+    assert {
+        "tls-certificate-untrusted",
+        "forwarded-scheme-header-missing",
+        "root-proxied-to-runtime",
+        "csp-weak",
+        "hsts-missing-or-short",
+    } <= passed
+
+
+def test_the_nested_location_that_drops_the_scheme_header_is_found(report: Report) -> None:
+    assert on_site(report, "reports", "fail") == {("forwarded-scheme-header-missing", "/rest/")}
+
+
+def test_the_proxy_in_front_of_ledger_fails_every_way_it_is_wrong(report: Report) -> None:
+    assert {check for check, _ in on_site(report, "ledger", "fail")} >= {
+        "tls-protocol-below-1-2-enabled",
+        "plain-http-site-serves-content",
+        "forwarded-scheme-header-from-client",
+        "root-proxied-to-runtime",
+        "development-handler-reachable",
+        "csp-missing",
+        "hsts-missing-or-short",
+    }
+
+
+def test_real_nginx_accepts_the_example_proxy_configuration(tmp_path: Path) -> None:
+    # Given the example tree, its nginx.conf pointed at the tree's own certificate files
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    example.build(str(tree))
+    text = (tree / "etc/nginx/nginx.conf").read_text()
+    text = text.replace(" /etc/nginx/", f" {tree}/etc/nginx/")
+    prefix = tmp_path / "prefix"
+    prefix.mkdir()
+    config = prefix / "nginx.conf"
+    config.write_text(f"error_log {prefix}/error.log;\npid {prefix}/nginx.pid;\n{text}")
+
+    # Then nginx -t accepts it as written
+    assert_nginx_accepts(config, prefix)
 
 
 def test_offline_there_are_no_processes_and_the_report_says_so(report: Report) -> None:

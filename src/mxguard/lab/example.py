@@ -5,7 +5,10 @@
 
 - `shop`, hardened as the checklist asks;
 - `ledger`, wrong in every way the host audit looks for;
-- `reports`, run by the web server's own account.
+- `reports`, run by the web server's own account;
+
+and an nginx in front of them (see `example_proxy`), whose demo CA the audit is given with
+`ca_bundle=CA_FILE`.
 
 Ownership needs root to set; without it the tree belongs to whoever built it, and the
 demo says so.
@@ -23,6 +26,8 @@ from dataclasses import dataclass, field
 
 import posix1e
 
+from mxguard.lab import example_proxy
+
 logger = logging.getLogger(__name__)
 
 ANNOUNCEMENT = (
@@ -30,6 +35,7 @@ ANNOUNCEMENT = (
     "out on disk; no Mendix runtime is involved)"
 )
 RUNTIME_VERSION = "10.24.3.78414"
+CA_FILE = example_proxy.CA_FILE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -269,6 +275,7 @@ def build(folder: str) -> list[AppLayout]:
         os.chown(os.path.join(m2ee, "m2ee.yaml"), 33, 33)
     else:
         logger.warning("not root: the example tree belongs to the current account")
+    example_proxy.write_proxy(folder, apps)
     return apps
 
 
