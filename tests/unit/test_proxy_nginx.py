@@ -242,3 +242,13 @@ def test_round_trip_through_crossplane_build_gives_the_same_model(tmp_path: Path
             ]
 
         assert shape(again) == shape(first), name
+
+
+def test_a_server_on_both_ports_is_named_by_its_tls_port(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "nginx.conf",
+        "events {}\nhttp {\nserver { listen 80; listen 443 ssl; server_name a.example; }\n"
+        "server { listen 8080; server_name b.example; }\n}\n",
+    )
+    names = [site.name for site in parse_nginx(str(path)).sites]
+    assert names == ["a.example:443", "b.example:8080"]
