@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from mxguard.checks.s06_network import runtime_port_listens_beyond_loopback
@@ -31,13 +33,13 @@ def snapshot(raw: object, version: str | None, **settings: object) -> Snapshot:
         runtime_version=version,
         settings=Settings(runtime_listen=listen_setting(raw, Source(file="m", line=9)), **settings),  # type: ignore[arg-type]
     )
-    return Snapshot(
-        tool_version="t",
-        host="h",
-        collected_at="now",
-        mode=Mode.OFFLINE,
-        installations=(installation,),
-    )
+    return host_with(installation, mode=Mode.OFFLINE)
+
+
+def host_with(installation: Installation, **fields: object) -> Snapshot:
+    """Return a snapshot of one host holding `installation`."""
+    base = Snapshot(tool_version="t", host="h", collected_at="now", mode=Mode.LIVE)
+    return replace(base, installations=(installation,), **fields)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -87,12 +89,8 @@ def running(config: str, process_told: str, bound: str, *, seen: bool = True) ->
             ),
         ),
     )
-    return Snapshot(
-        tool_version="t",
-        host="h",
-        collected_at="now",
-        mode=Mode.LIVE,
-        installations=(installation,),
+    return host_with(
+        installation,
         sockets_visibility=Visibility(is_visible=seen, reason="" if seen else "needs root"),
         sockets=(Socket(address=bound, port=9090, pid=4242),),
     )
