@@ -145,16 +145,13 @@ def _report(
 def _audit_options(args: argparse.Namespace) -> engine.AuditOptions:
     if not os.path.isdir(args.root):
         raise UsageError(f"--root {args.root}: not a folder")
-    for path in args.config:
-        if not os.path.isfile(path):
-            raise UsageError(f"--config {path}: no such file")
+    _check_files("--config", args.config)
     _check_files("--proxy-config", args.proxy_config)
     _check_files("--advisories", args.advisories)
     for url in args.url:
         if not url.startswith(("http://", "https://")) or not urllib.parse.urlsplit(url).hostname:
             raise UsageError(f"--url {url}: not an http:// or https:// URL")
-    if args.ca_bundle is not None and not os.path.isfile(args.ca_bundle):
-        raise UsageError(f"--ca-bundle {args.ca_bundle}: no such file")
+    _check_files("--ca-bundle", [args.ca_bundle] if args.ca_bundle is not None else [])
     if args.from_outside is not None and not args.from_outside.strip():
         raise UsageError("--from-outside needs a host name or address")
     parse_urls(args.database_url)
@@ -173,8 +170,13 @@ def _audit_options(args: argparse.Namespace) -> engine.AuditOptions:
 
 def _check_files(option: str, paths: Sequence[str]) -> None:
     for path in paths:
-        if not os.path.isfile(path):
-            raise UsageError(f"{option} {path}: no such file")
+        if os.path.isfile(path):
+            continue
+        if os.path.isdir(path):
+            raise UsageError(f"{option} {path}: a folder, not a file")
+        if os.path.exists(path):
+            raise UsageError(f"{option} {path}: not a regular file (a device, pipe or socket)")
+        raise UsageError(f"{option} {path}: no such file")
 
 
 @contextlib.contextmanager

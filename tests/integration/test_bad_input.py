@@ -112,3 +112,41 @@ def test_a_broken_metadata_file_is_an_error_naming_it(tmp_path: Path) -> None:
 
     errors = [f for f in report["findings"] if f["status"] == "error"]
     assert any("/srv/shop/model/metadata.json" in f["message"] for f in errors)
+
+
+def test_a_pipe_or_device_named_as_a_file_is_refused_without_waiting(tmp_path: Path) -> None:
+    # Given configs whose includes and certificate name a FIFO nobody writes to and /dev/zero
+    # (opening the one blocks for ever; reading the other never ends)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    app = tmp_path / "m2ee.yaml"
+    app.write_text(
+        f"m2ee:\n  app_name: piped\n  app_base: {tmp_path}\ninclude:\n  - {fifo}\n  - /dev/zero\n"
+    )
+    nginx = tmp_path / "nginx.conf"
+    nginx.write_text(
+        f"events {{}}\nhttp {{ include {fifo}; include /dev/zero;\n"
+        f"server {{ listen 443 ssl; ssl_certificate {fifo}; ssl_certificate_key /dev/zero;\n"
+        "location / { proxy_pass http://127.0.0.1:8000; } } }\n"
+    )
+    apache = tmp_path / "httpd.conf"
+    apache.write_text(f"Listen 443\nInclude {fifo}\nInclude /dev/zero\n")
+
+    # When audited (the subprocess deadline in `run` is the hang detector)
+    done = run(
+        "audit",
+        *("--config", str(app), "--proxy-config", str(nginx), "--proxy-config", str(apache)),
+        "--format",
+        "json",
+    )
+
+    # Then each one is a finding that names it and says what it is, and the run finishes
+    assert done.returncode in (0, 1), done.stderr
+    assert "Traceback" not in done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    said = [(f["check"], f["message"]) for f in report["findings"] if f["status"] != "pass"]
+    for where in (str(fifo), "/dev/zero"):
+        about = [check for check, message in said if where in message and "regular" in message]
+        assert {"collection-problem", "proxy-config-unreadable"} <= set(about), (where, said)
+    certificate = [f for f in report["findings"] if f["check"] == "tls-certificate-unusable"]
+    assert certificate and all("regular" in f["message"] for f in certificate)

@@ -36,6 +36,7 @@ from mxguard.facts import (
     TreeFacts,
     Visibility,
 )
+from mxguard.safeio import open_regular
 
 logger = logging.getLogger(__name__)
 
@@ -329,7 +330,7 @@ def _ancestors(root: Root, paths: Iterable[str]) -> tuple[PathFacts, ...]:
 def _metadata(root: Root, app_base: str) -> tuple[dict[str, Any] | None, str]:
     path = posixpath.join(app_base, "model", "metadata.json")
     try:
-        with open(root.open_path(path), "rb") as handle:
+        with open_regular(root.open_path(path)) as handle:
             raw = handle.read(MAX_METADATA_BYTES + 1)
     except FileNotFoundError:
         return None, f"{path} does not exist"
@@ -487,7 +488,9 @@ def _hostname(root: Root) -> str:
     if root.is_live:
         return socket.gethostname()
     try:
-        with open(root.open_path("/etc/hostname"), encoding="utf-8", errors="replace") as f:
+        with open_regular(
+            root.open_path("/etc/hostname"), "r", encoding="utf-8", errors="replace"
+        ) as f:
             name = f.read(256).strip()
     except OSError:
         name = ""

@@ -36,6 +36,7 @@ from mxguard.proxy.apache import parse_apache
 from mxguard.proxy.iis import parse_iis
 from mxguard.proxy.model import ProxyConfig, ProxyFacts, TlsFileFacts
 from mxguard.proxy.nginx import is_nginx_dump, parse_nginx, parse_nginx_dump
+from mxguard.safeio import open_regular
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def _explicit(configs: Sequence[str]) -> Iterator[tuple[str, str, str | None]]:
         try:
             if not stat.S_ISREG(os.stat(path).st_mode):
                 raise OSError(0, "not a regular file")
-            with open(path, "rb") as handle:
+            with open_regular(path) as handle:
                 text = handle.read(MAX_SNIFF_BYTES).decode("utf-8", errors="replace")
         except OSError:
             text = ""
@@ -199,7 +200,7 @@ def _trust_store(root: Root, ca_bundle: str | None) -> list[x509.Certificate]:
 
 def _load_pems(path: str) -> list[x509.Certificate]:
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             data = handle.read(64 * MAX_PEM_BYTES)
     except OSError:
         return []
@@ -291,7 +292,7 @@ def _read(root: Root, path: str) -> bytes:
     real = root.real(root.resolve(path))
     if not stat.S_ISREG(os.stat(real).st_mode):
         raise OSError(0, "not a regular file")
-    with open(real, "rb") as handle:
+    with open_regular(real) as handle:
         return handle.read(MAX_PEM_BYTES)
 
 
@@ -375,7 +376,7 @@ def _key_facts(
         "key_group": group,
     }
     try:
-        with open(real, "rb") as handle:
+        with open_regular(real) as handle:
             data = handle.read(MAX_PEM_BYTES)
     except OSError as exc:
         return {**facts, "key_status": "unreadable", "key_problem": str(exc.strerror or exc)}

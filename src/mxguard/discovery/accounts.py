@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from mxguard.discovery.rootfs import Root
 from mxguard.facts import Account, Visibility
+from mxguard.safeio import open_regular
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def _group_file(path: str) -> Iterable[tuple[str, int, tuple[str, ...]]]:
 
 def _colon_file(path: str, width: int) -> Iterable[list[str]]:
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
+        with open_regular(path, "r", encoding="utf-8", errors="replace") as handle:
             lines = handle.read(16 * 1024 * 1024).splitlines()
     except OSError as exc:
         logger.warning("cannot read %s: %s", path, exc.strerror)
@@ -90,7 +91,7 @@ def _password_states(root: Root) -> tuple[dict[str, str], Visibility]:
     # Only the state is kept: whether a password could be used to log in, never the hash.
     path = root.open_path("/etc/shadow")
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
+        with open_regular(path, "r", encoding="utf-8", errors="replace") as handle:
             lines = handle.read(16 * 1024 * 1024).splitlines()
     except PermissionError:
         return {}, Visibility(is_visible=False, reason="/etc/shadow is readable only by root")

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from mxguard.errors import ConfigError, UnsafeConfigError
+from mxguard.safeio import open_regular
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 50
@@ -116,7 +117,7 @@ def load_file(path: str) -> Any:
 
     `OSError` is left to the caller, who knows whether a missing file matters.
     """
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         size = os.fstat(handle.fileno()).st_size
         if size > MAX_BYTES:
             raise UnsafeConfigError(f"{size} bytes is larger than {MAX_BYTES}", path=path)

@@ -48,6 +48,7 @@ from mxguard.proxy.model import (
     Tls,
     route_path_matches,
 )
+from mxguard.safeio import open_regular
 
 MAX_BYTES = 16 * 1024 * 1024
 MAX_FILES = 20_000
@@ -90,7 +91,7 @@ class _Reader:
             real = self.root.real(self.root.resolve(path))
             if not stat.S_ISREG(os.stat(real).st_mode):
                 raise OSError(0, "not a regular file")
-            with open(real, "rb") as handle:
+            with open_regular(real) as handle:
                 raw = handle.read(MAX_BYTES + 1)
         except OSError as exc:
             where = origin or Origin(file=path)
@@ -240,7 +241,9 @@ def _envvars(root: Root, path: str) -> dict[str, str]:
     # Debian's `envvars` is a shell script; only plain `export NAME=value` lines are taken.
     found: dict[str, str] = {}
     try:
-        with open(root.real(root.resolve(path)), encoding="utf-8", errors="replace") as handle:
+        with open_regular(
+            root.real(root.resolve(path)), "r", encoding="utf-8", errors="replace"
+        ) as handle:
             text = handle.read(256 * 1024)
     except OSError:
         return found

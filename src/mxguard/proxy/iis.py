@@ -25,6 +25,7 @@ from defusedxml import DefusedXmlException
 
 from mxguard.discovery.rootfs import Root
 from mxguard.proxy.model import ConfigProblem, Header, Origin, ProxyConfig, Route, Site
+from mxguard.safeio import open_regular
 
 MAX_BYTES = 8 * 1024 * 1024
 
@@ -36,7 +37,7 @@ def parse_iis(path: str, *, root: Root | None = None) -> ProxyConfig:
         real = root.real(root.resolve(path))
         if not stat.S_ISREG(os.stat(real).st_mode):
             raise OSError(0, "not a regular file")
-        with open(real, "rb") as handle:
+        with open_regular(real) as handle:
             raw = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         return _failed(path, f"{path}: {exc.strerror or exc}", 0)

@@ -43,6 +43,7 @@ from mxguard.proxy.model import (
     Site,
     Tls,
 )
+from mxguard.safeio import open_regular
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +85,16 @@ class _Context:
         except OSError as exc:
             self._problem(f"{path}: {exc.strerror}", origin, "warn")
             return None
-        if not os.path.isfile(real):
+        try:
+            info = os.stat(real)
+            why = "" if stat.S_ISREG(info.st_mode) else "not a regular file"
+        except OSError:
+            why = "no such file"
+        if why:
             status = "warn" if origin is not None else "error"
-            self._problem(f"{path}: no such file", origin or Origin(file=path), status)
+            self._problem(f"{path}: {why}", origin or Origin(file=path), status)
             return None
-        if os.path.getsize(real) > MAX_BYTES:
+        if info.st_size > MAX_BYTES:
             self._problem(f"{path}: larger than {MAX_BYTES} bytes; not read", origin, "error")
             return None
         self.files.append(path)
@@ -683,7 +689,7 @@ def parse_nginx_dump(path: str, *, prefix: str | None = None) -> ProxyConfig:
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
             raise OSError(0, "not a regular file")
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             text = handle.read(MAX_BYTES).decode("utf-8", errors="replace")
     except OSError as exc:
         problem = ConfigProblem(message=f"{path}: {exc.strerror or exc}", file=path)
