@@ -16,6 +16,7 @@ from mxguard.checks import (  # noqa: F401 - imported for their registrations
     s07_proxy,
     s08_admin,
     s08_live,
+    s09_drift,
     s09_live,
     s09_proxy,
     s10_database,

@@ -20,6 +20,7 @@ from livelab import (
     NginxSite,
     free_port,
     make_app,
+    nginx_config,
     start_emulator,
     start_nginx,
 )
@@ -353,3 +354,94 @@ def test_redirects_on_the_name_stay_on_loopback_and_others_are_not_followed(
     assert [r.status for r in gone] == [301] and not gone_error
     assert gone_elsewhere == "https://login.example.net/start"
     assert network_guard["refused"] == [] and NAME not in network_guard["lookups"]
+
+
+def test_headers_the_running_proxy_sends_agree_with_its_configuration(
+    tmp_path: Path,
+    named_cert: trustme.LeafCert,
+    ca_bundle: str,
+    emulators: list[Emulator],
+    nginxes: list[Nginx],
+) -> None:
+    # Given nginx running the very configuration that is audited
+    _, server, m2ee, _ = _setup(
+        NginxSite(server_name=NAME), tmp_path, named_cert, emulators, nginxes
+    )
+
+    # When the host is audited
+    findings = _cli_audit(m2ee, server, ca_bundle, tmp_path / "report.json")
+
+    # Then every security header the route adds arrived on each page and /xas/ answer
+    drift = _by_check(findings, f"https://{NAME}:{server.https_port}/")[
+        "live-headers-differ-from-config"
+    ]
+    assert drift["status"] == "pass", drift
+    assert drift["evidence"]["compared"] >= 10  # five headers on / and on /xas/ at least
+
+
+def test_a_configuration_edited_but_never_reloaded_differs_from_the_live_site(
+    tmp_path: Path,
+    named_cert: trustme.LeafCert,
+    ca_bundle: str,
+    emulators: list[Emulator],
+    nginxes: list[Nginx],
+) -> None:
+    # Given nginx started without security headers, whose file was then fixed (the headers
+    # added) but never reloaded
+    site = NginxSite(server_name=NAME, security_headers=False)
+    emulator, server, m2ee, _ = _setup(site, tmp_path, named_cert, emulators, nginxes)
+    config = server.prefix / "nginx.conf"
+    fixed = nginx_config(
+        NginxSite(server_name=NAME, security_headers=True, extra=_untied_site(tmp_path, 1)),
+        server.prefix,
+        emulator.app_base,
+        emulator.runtime_port,
+        server.http_port,
+        server.https_port,
+    )
+    config.write_text(fixed)
+
+    # When the host is audited
+    findings = _cli_audit(m2ee, server, ca_bundle, tmp_path / "report.json")
+
+    # Then the configuration alone passes, the live site fails, and the drift says why
+    url = f"https://{NAME}:{server.https_port}/"
+    live = _by_check(findings, url)
+    assert live["live-hsts-missing-or-short"]["status"] == "fail"
+    configured = [f for f in findings if f["check"] == "hsts-missing-or-short"]
+    assert configured and all(f["status"] == "pass" for f in configured)
+    drift = live["live-headers-differ-from-config"]
+    assert drift["status"] == "fail", drift
+    lines = config.read_text().splitlines()
+    assert "add_header Content-Security-Policy" in lines[drift["evidence"]["line"] - 1]
+    said = "\n".join(drift["evidence"]["differences"])
+    assert "/ (200): Strict-Transport-Security is configured" in said
+    assert "/xas/ (200): Content-Security-Policy is configured" in said
+    assert drift["evidence"]["connected_to"] == f"127.0.0.1:{server.https_port}"
+
+
+def test_a_header_value_changed_in_the_file_only_is_shown_both_ways(
+    tmp_path: Path,
+    named_cert: trustme.LeafCert,
+    ca_bundle: str,
+    emulators: list[Emulator],
+    nginxes: list[Nginx],
+) -> None:
+    # Given nginx sending X-Frame-Options DENY, its file since changed to SAMEORIGIN
+    _, server, m2ee, _ = _setup(
+        NginxSite(server_name=NAME), tmp_path, named_cert, emulators, nginxes
+    )
+    config = server.prefix / "nginx.conf"
+    config.write_text(config.read_text().replace('"DENY"', '"SAMEORIGIN"'))
+
+    # When the host is audited
+    findings = _cli_audit(m2ee, server, ca_bundle, tmp_path / "report.json")
+
+    # Then only that header differs, with both values and the line that sets it
+    drift = _by_check(findings, f"https://{NAME}:{server.https_port}/")
+    finding = drift["live-headers-differ-from-config"]
+    assert finding["status"] == "fail", finding
+    assert {d.split(": ", 1)[1] for d in finding["evidence"]["differences"]} == {
+        f"X-Frame-Options is configured as 'SAMEORIGIN' ({config}:{finding['evidence']['line']})"
+        " but arrived as 'DENY'"
+    }
