@@ -82,6 +82,12 @@ KEYWORDS = frozenset(
         "'trusted-types-eval'",
     }
 )
+# Directives that take no source list have quoted keywords of their own.
+_OWN_KEYWORDS = {
+    "require-trusted-types-for": frozenset({"'script'"}),
+    "trusted-types": frozenset({"'none'", "'allow-duplicates'"}),
+    "webrtc": frozenset({"'allow'", "'block'"}),
+}
 # Written without quotes these are host names, which is never what the author meant.
 _BARE_KEYWORDS = frozenset(k.strip("'") for k in KEYWORDS)
 
@@ -414,7 +420,11 @@ def _directive_form_issues(directive: Directive) -> list[CspIssue]:
                     f"{name} allows {source} over plain HTTP: it can be tampered with",
                 )
             )
-        elif lowered.startswith("'") and lowered not in KEYWORDS and not _HASH.match(source):
+        elif (
+            lowered.startswith("'")
+            and lowered not in _OWN_KEYWORDS.get(name, KEYWORDS)
+            and not _HASH.match(source)
+        ):
             issues.append(
                 _issue(
                     "unknown-keyword", Severity.LOW, name, f"{name} lists unknown keyword {source}"

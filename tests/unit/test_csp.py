@@ -171,6 +171,14 @@ def test_unknown_quoted_keyword() -> None:
     assert "unknown-keyword" not in codes("script-src 'wasm-unsafe-eval'")
 
 
+def test_directives_without_a_source_list_have_keywords_of_their_own() -> None:
+    # Trusted Types and WebRTC take their own quoted keywords, not source expressions
+    assert codes(STRONG + "; require-trusted-types-for 'script'; trusted-types app 'none'") == set()
+    assert codes(STRONG + "; webrtc 'block'") == set()
+    # and a source keyword there is as unknown as a misspelt one
+    assert "unknown-keyword" in codes(STRONG + "; require-trusted-types-for 'self'")
+
+
 def test_deprecated_directive() -> None:
     assert "deprecated-directive" in codes(STRONG + "; block-all-mixed-content")
 
