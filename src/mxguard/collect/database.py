@@ -40,7 +40,9 @@ from mxguard.facts import Installation, Mode, Problem, Snapshot
 logger = logging.getLogger(__name__)
 
 DEFAULT_ADMIN_USER = "MxAdmin"
-ADMIN_ROLE_PATTERN = "%admin%"  # role names judged to be administrator roles, lower-cased
+# Administrator roles: those whose name says so (lower-cased), and every role the admin
+# account holds, whatever the project called it ("Beheerder", "Superuser").
+ADMIN_ROLE_PATTERN = "%admin%"
 MAX_ACCOUNTS = 50  # administrator-role members examined per database
 MAX_PARALLEL_DATABASES = 4
 MAX_PARALLEL_HASHES = 4
@@ -324,15 +326,20 @@ def _read_admins(session: Session, target: Target) -> tuple[list[_Account], Admi
         )
         return list(accounts.values()), replace(audit, role_lookup=why)
 
+    held_by_admin = (
+        f"SELECT a.{q('system$userroleid')} FROM {q(LINK_TABLE)} a "  # noqa: S608 - names are constants, values bound
+        f"JOIN {q(USER_TABLE)} n ON n.{q('id')} = a.{q('system$userid')} WHERE n.{q('name')} = %s"
+    )
     members = session.query(
         session.limited(
             f"{select}, r.{q('name')} FROM {q(USER_TABLE)} u "
             f"JOIN {q(LINK_TABLE)} l ON l.{q('system$userid')} = u.{q('id')} "
             f"JOIN {q(ROLE_TABLE)} r ON r.{q('id')} = l.{q('system$userroleid')} "
-            f"WHERE LOWER(r.{q('name')}) LIKE %s ORDER BY u.{q('name')}",
+            f"WHERE LOWER(r.{q('name')}) LIKE %s OR r.{q('id')} IN ({held_by_admin}) "
+            f"ORDER BY u.{q('name')}",
             MAX_ACCOUNTS * 4 + 1,
         ),
-        (ADMIN_ROLE_PATTERN,),
+        (ADMIN_ROLE_PATTERN, admin_user),
     )
     roles: set[str] = set()
     is_truncated = len(members) > MAX_ACCOUNTS * 4

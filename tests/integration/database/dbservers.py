@@ -73,7 +73,9 @@ class Fixture:
     def __post_init__(self) -> None:
         one = DEVELOPMENT_DEFAULT
         self.accounts = [
-            Account(id=1, name="MxAdmin", hash=bcrypt_hash(one), roles=("Administrator",)),
+            Account(
+                id=1, name="MxAdmin", hash=bcrypt_hash(one), roles=("Administrator", "Beheerder")
+            ),
             Account(id=2, name="alice", hash=bcrypt_hash(self.strong), roles=("Administrator",)),
             Account(
                 id=3, name="retired", hash=bcrypt_hash(one), roles=("Administrator",), blocked=True
@@ -97,6 +99,8 @@ class Fixture:
                 roles=("Administrator",),
             ),
             Account(id=7, name="bob", hash=bcrypt_hash(one), roles=("User",)),
+            # A project's own name for its administrator role: the admin account holds it.
+            Account(id=10, name="kees", hash=bcrypt_hash(one), roles=("Beheerder",)),
             Account(id=8, name="ssha", hash=ssha256(one), roles=("Administrator",)),
             Account(
                 id=9,

@@ -103,12 +103,16 @@ def test_given_studio_pro_traces_when_audited_then_password_1_fails_and_strong_p
     assert legacy.status is Status.SKIP
     assert "not known" in legacy.message and "$argon2id$" in legacy.message
 
+    # A role named otherwise counts because the admin account holds it.
+    (kees,) = _about(report, check, "kees")
+    assert kees.status is Status.FAIL and "Beheerder" in kees.message
+
     # Only administrators were examined: bob holds the role User.
     assert not _about(report, check, "bob")
     audit = snapshot.database.databases[0].admins  # type: ignore[union-attr]
     assert audit is not None
-    assert audit.checked == 7 and len(audit.accounts) == 8
-    assert mxadmin.evidence["accounts_checked"] == 7
+    assert audit.checked == 8 and len(audit.accounts) == 9
+    assert mxadmin.evidence["accounts_checked"] == 8
 
     # No password and no hash anywhere: facts, every report format, the logs.
     output = _all_output(snapshot, report) + all_logs.text

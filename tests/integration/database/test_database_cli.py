@@ -60,7 +60,7 @@ def test_given_an_m2ee_config_when_audited_then_the_database_verdicts_are_report
         for f in findings
         if f["check"] == "admin-account-has-default-password" and f["status"] == "fail"
     ]
-    assert {f["evidence"]["account"] for f in failing} == {"MxAdmin", "sha", "ssha"}  # type: ignore[index]
+    assert {f["evidence"]["account"] for f in failing} == {"MxAdmin", "sha", "ssha", "kees"}  # type: ignore[index]
     mxadmin = next(f for f in failing if f["evidence"]["account"] == "MxAdmin")  # type: ignore[index]
     assert mxadmin["subject"] == f"db:mendix@127.0.0.1:{server.port}"
     assert mxadmin["evidence"]["installation"] == "shop"  # type: ignore[index]
