@@ -252,3 +252,34 @@ def test_a_server_on_both_ports_is_named_by_its_tls_port(tmp_path: Path) -> None
     )
     names = [site.name for site in parse_nginx(str(path)).sites]
     assert names == ["a.example:443", "b.example:8080"]
+
+
+def test_headers_more_directives_merge_over_levels_and_survive_add_header(
+    tmp_path: Path,
+) -> None:
+    # Given headers-more at every level, next to add_header, with a clear, -s and -t
+    site = one_site(
+        tmp_path,
+        'more_set_headers "X-Frame-Options: DENY" "X-Gone: 1";\n'
+        "location / {\n"
+        "    add_header X-Own 1;\n"
+        "    more_clear_headers X-Gone;\n"
+        '    more_set_headers -s "200 301" "Strict-Transport-Security: max-age=63072000";\n'
+        '    more_set_headers -t application/json "X-Json-Only: 1";\n'
+        "}\n",
+        http_body='more_set_headers "Referrer-Policy: no-referrer";',
+    )
+    [root] = [r for r in site.routes if r.path == "/"]  # type: ignore[attr-defined]
+
+    # Then every level's headers apply, the clear removed its own, add_header kept its own
+    found = {h.name: h for h in root.response_headers}
+    assert set(found) == {
+        "Referrer-Policy",
+        "X-Frame-Options",
+        "Strict-Transport-Security",
+        "X-Own",
+    }
+    # and a header limited to some statuses is not added to error pages
+    assert found["Referrer-Policy"].always and found["X-Frame-Options"].always
+    assert not found["Strict-Transport-Security"].always
+    assert found["Strict-Transport-Security"].condition == "status 200 301"

@@ -14,6 +14,9 @@ location → nested location → `if`, and computes what each route really does:
   every value that variable can take (a map without `default` can also be empty, and a
   regex capture stands for the map's source), so that `$proxy_x_forwarded_proto` built from
   `$http_x_forwarded_proto` is seen to carry what the client sent.
+- The headers-more module's `more_set_headers` and `more_clear_headers` take effect at every
+  level, outer first, on every status unless `-s` limits them; they run before `add_header`,
+  so a clear never removes what `add_header` adds (both confirmed against a running nginx).
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class _Scope:
     """What a level inherits from the levels around it."""
 
     add_headers: tuple[Header, ...] = ()
+    more_headers: tuple[Header, ...] = ()  # headers-more: merged over levels, outer first
     proxy_headers: tuple[Header, ...] | None = None  # None: nginx's defaults apply
     root: str = "html"
     server_tokens: bool | None = None
@@ -276,6 +280,7 @@ def _apply(outer: _Scope, block: Block, context: _Context) -> _Scope:
     sets = [d for d in block if d["directive"] == "proxy_set_header" and len(d["args"]) >= 2]
     scope = _Scope(
         add_headers=tuple(_add_header(d) for d in adds) if adds else outer.add_headers,
+        more_headers=_more_headers(outer.more_headers, block),
         proxy_headers=(
             tuple(_set_header(d, context.variables) for d in sets) if sets else outer.proxy_headers
         ),
@@ -302,6 +307,64 @@ def _add_header(directive: Mapping[str, Any]) -> Header:
         origin=_origin(directive),
         always=len(args) > 2 and args[2] == "always",
     )
+
+
+def _more_headers(inherited: tuple[Header, ...], block: Block) -> tuple[Header, ...]:
+    """Apply a level's `more_set_headers` and `more_clear_headers` to what it inherits.
+
+    Unlike `add_header`, the headers-more directives of every level take effect, outer levels
+    first. They run before `add_header` in nginx's filter chain, so a clear never removes a
+    header `add_header` adds, and a header set by both is sent twice.
+    """
+    headers = list(inherited)
+    for directive in block:
+        name = directive["directive"]
+        if name not in ("more_set_headers", "more_clear_headers"):
+            continue
+        statuses, types, specs = _more_options(directive["args"])
+        if types and not any("text/html" in t for t in types):
+            continue  # limited to other content types: no HTML page gets it
+        for spec in specs:
+            field, colon, value = spec.partition(":")
+            field = field.strip()
+            headers = [h for h in headers if not _more_matches(field, h.name)]
+            if name == "more_set_headers" and colon and value.strip():
+                condition = f"status {' '.join(statuses)}" if statuses else ""
+                headers.append(
+                    Header(
+                        name=field,
+                        value=value.strip(),
+                        origin=_origin(directive),
+                        always=not statuses,
+                        condition=condition,
+                    )
+                )
+    return tuple(headers)
+
+
+def _more_options(args: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
+    """Split headers-more arguments into `-s` statuses, `-t` types and header specs."""
+    statuses: list[str] = []
+    types: list[str] = []
+    specs: list[str] = []
+    pending: list[str] | None = None
+    for arg in args:
+        if pending is not None:
+            pending.extend(arg.split())
+            pending = None
+        elif arg == "-s":
+            pending = statuses
+        elif arg == "-t":
+            pending = types
+        else:
+            specs.append(arg)
+    return statuses, types, specs
+
+
+def _more_matches(pattern: str, name: str) -> bool:
+    """Return whether a headers-more name (a trailing `*` is a wildcard) names `name`."""
+    pattern, name = pattern.lower(), name.lower()
+    return name.startswith(pattern[:-1]) if pattern.endswith("*") else name == pattern
 
 
 def _set_header(directive: Mapping[str, Any], variables: Mapping[str, Sequence[str]]) -> Header:
@@ -644,7 +707,7 @@ def _make_route(
         parent=parent,
         is_access_restricted=scope.is_access_restricted,
         request_headers=request if kind == "proxy" or extra.get("fallback_upstream") else (),
-        response_headers=scope.add_headers,
+        response_headers=scope.more_headers + scope.add_headers,
         server_tokens=scope.server_tokens,
         **extra,
     )
