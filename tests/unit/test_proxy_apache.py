@@ -175,3 +175,27 @@ def test_a_fragment_that_loads_no_module_assumes_every_module(tmp_path: Path) ->
     assert route is not None
     assert "X-Frame-Options" in {h.name for h in route.response_headers}
     assert config.problems == ()
+
+
+def test_a_rewrite_fallback_counts_only_with_conditions_that_name_the_file(
+    tmp_path: Path,
+) -> None:
+    def kind_of(conditions: str) -> str:
+        config = write(
+            tmp_path / "httpd.conf",
+            "<VirtualHost *:443>\nSSLEngine on\nDocumentRoot /srv/shop/web\nRewriteEngine On\n"
+            f"{conditions}RewriteRule ^/(.*)$ http://127.0.0.1:8000/$1 [P,L]\n</VirtualHost>\n",
+        )
+        [site] = parse_apache(str(config)).sites
+        route = select_route(site, "/index.html")
+        assert route is not None
+        return route.kind
+
+    mapped = "RewriteCond %{DOCUMENT_ROOT}%{REQUEST_FILENAME}"
+    assert kind_of(f"{mapped} !-f\n{mapped} !-d\n") == "static"
+    # Unconditional, the URL path in a VirtualHost, or an [OR]: the runtime answers files too
+    assert kind_of("") == "proxy"
+    assert kind_of("RewriteCond %{REQUEST_FILENAME} !-f\n") == "proxy"
+    assert kind_of(f"{mapped} !-f [OR]\nRewriteCond %{{HTTP_HOST}} ^x$\n") == "proxy"
+    # A condition on something else limits the rule in ways not modelled: taken as always
+    assert kind_of(f"{mapped} !-f\nRewriteCond %{{REQUEST_URI}} !^/static/\n") == "proxy"

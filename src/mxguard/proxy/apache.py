@@ -5,7 +5,8 @@ Read: `Include`/`IncludeOptional` with globs (relative to `ServerRoot`), `Define
 `ServerName`/`ServerAlias`, `SSLEngine`, `SSLProtocol`, `SSLCipherSuite`,
 `SSLCertificateFile`/`SSLCertificateKeyFile`, `DocumentRoot`, `Alias`/`AliasMatch`,
 `Redirect`/`RedirectMatch`, `ProxyPass`/`ProxyPassMatch` (also inside `<Location>`),
-`RewriteRule` with `[P]`, `[R]`, `[F]`, `[G]`, `<Location>`/`<LocationMatch>` with
+`RewriteRule` with `[P]`, `[R]`, `[F]`, `[G]` (and the `RewriteCond` "no such file under
+DOCUMENT_ROOT" that makes a proxy rule a fallback), `<Location>`/`<LocationMatch>` with
 `Require`, `RequestHeader` and `Header`, `ServerTokens`, `User`.
 
 httpd's header semantics differ from nginx's: `Header` and `RequestHeader` of the server,
@@ -468,12 +469,29 @@ class _Routes:
     def _rewrites(self) -> None:
         if not _flag(self.body, "rewriteengine"):
             return
+        conditions: list[Node] = []
         for node in self.body:
+            if node.key == "rewritecond":
+                conditions.append(node)
+                continue
             if node.key != "rewriterule" or len(node.args) < 2:
                 continue
             pattern, target = node.args[0], node.args[1]
             flags = _rewrite_flags(node.args[2] if len(node.args) > 2 else "")
-            if "p" in flags or "proxy" in flags:
+            only_when_no_file = _only_when_no_file(conditions)
+            conditions = []  # conditions belong to the one rule that follows them
+            if ("p" in flags or "proxy" in flags) and only_when_no_file:
+                # Files that exist are served from DocumentRoot; the rest goes to the runtime.
+                self._add(
+                    node,
+                    match="regex",
+                    path=pattern,
+                    kind="static",
+                    static_root=self.docroot,
+                    fallback_upstream=target,
+                    upstream_hosts=_upstream_hosts(target),
+                )
+            elif "p" in flags or "proxy" in flags:
                 self._proxy(node, pattern, target, "regex")
             elif "f" in flags or "forbidden" in flags:
                 self._add(node, match="regex", path=pattern, kind="deny", status=403)
@@ -542,7 +560,8 @@ class _Routes:
         where = origin or Origin(file=node.file, line=node.line)
         if match == "prefix" and kind in ("proxy", "static"):
             self._location_variants(path, kind, extra)
-        request = self._headers(path, "requestheader") if kind == "proxy" else ()
+        to_runtime = kind == "proxy" or bool(extra.get("fallback_upstream"))
+        request = self._headers(path, "requestheader") if to_runtime else ()
         response = self._headers(path, "header")
         restricted = any(_prefix_or_regex(m, p, path) for m, p in self.restricted)
         self.routes.append(
@@ -652,9 +671,29 @@ def _merge(tables: dict[bool, dict[str, Header]], node: Node, *, is_request: boo
 
 def _is_catch_all(route: Route) -> bool:
     probes = ("/", "/index.html", "/xas/", "/a/b.js")
-    return route.kind in ("proxy", "redirect", "deny") and all(
-        route_path_matches(route, probe) for probe in probes
-    )
+    answers = route.kind in ("proxy", "redirect", "deny") or bool(route.fallback_upstream)
+    return answers and all(route_path_matches(route, probe) for probe in probes)
+
+
+# What `RewriteCond` tests to mean "no such file": only a path built from DOCUMENT_ROOT names
+# the file in server or virtual-host context. There, REQUEST_FILENAME is still the URL path
+# (httpd has not mapped it yet), so `%{REQUEST_FILENAME} !-f` holds for static files too.
+_FILE_TESTS = frozenset({"!-f", "!-d", "!-s", "!-l", "!-L", "!-h"})
+_MAPPED_PATHS = frozenset({"%{document_root}%{request_filename}", "%{document_root}%{request_uri}"})
+
+
+def _only_when_no_file(conditions: Sequence[Node]) -> bool:
+    """Return whether `conditions` let their rule apply only where no file or folder exists."""
+    if not conditions:
+        return False
+    for condition in conditions:
+        args = condition.args
+        flags = _rewrite_flags(args[2]) if len(args) > 2 else []
+        if len(args) < 2 or "or" in flags or "ornext" in flags:
+            return False
+        if args[0].lower() not in _MAPPED_PATHS or args[1] not in _FILE_TESTS:
+            return False
+    return True
 
 
 def _rewrite_flags(text: str) -> list[str]:
