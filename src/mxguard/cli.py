@@ -17,6 +17,7 @@ from typing import TextIO
 from mxguard import __version__, baseline, engine, snapshot_io, waivers
 from mxguard.checks.registry import catalog
 from mxguard.collect.database import parse_urls
+from mxguard.discovery.rootfs import Root
 from mxguard.errors import MxguardError, UsageError
 from mxguard.model import Report, Severity
 from mxguard.report import Format, render
@@ -145,7 +146,10 @@ def _report(
 def _audit_options(args: argparse.Namespace) -> engine.AuditOptions:
     if not os.path.isdir(args.root):
         raise UsageError(f"--root {args.root}: not a folder")
-    _check_files("--config", args.config)
+    if os.path.abspath(args.root) == "/":
+        _check_files("--config", args.config)
+    else:
+        _check_tree_files("--config", args.config, args.root)
     _check_files("--proxy-config", args.proxy_config)
     _check_files("--advisories", args.advisories)
     for url in args.url:
@@ -166,6 +170,13 @@ def _audit_options(args: argparse.Namespace) -> engine.AuditOptions:
         from_outside=args.from_outside,
         try_default_admin_passwords=args.try_default_admin_passwords,
     )
+
+
+def _check_tree_files(option: str, paths: Sequence[str], tree: str) -> None:
+    """Check files named for a `--root` tree: inside it, or written as its host sees them."""
+    root = Root(tree)
+    for path in paths:
+        _check_files(option, [root.real(root.view_of(path))])
 
 
 def _check_files(option: str, paths: Sequence[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -135,3 +136,36 @@ def test_the_tree_is_audited_without_reading_this_machines_files(tmp_path: Path)
     link.symlink_to("/etc/ledger.yaml")
     snapshot = engine.collect(engine.AuditOptions(root=str(tmp_path)))
     assert "inside" in {i.name for i in snapshot.installations}
+
+
+@pytest.mark.parametrize("written", ["inside", "as-the-host-sees-it"])
+def test_a_config_named_for_a_root_tree_is_read_from_the_tree(
+    written: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the example tree, and ledger's config named by its path here or on the image's host
+    from mxguard.cli import main
+
+    example.build(str(tmp_path))
+    named = "/srv/ledger/.m2ee/m2ee.yaml"
+    path = str(tmp_path) + named if written == "inside" else named
+
+    # When only that config is audited
+    code = main(["audit", "--root", str(tmp_path), "--config", path, "--format", "json"])
+
+    # Then ledger alone is audited, from the tree, and its failures name the host's path
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    dtap = [f for f in report["findings"] if f["check"] == "dtap-mode-not-production"]
+    assert [(f["subject"], f["status"], f["evidence"]["file"]) for f in dtap] == [
+        ("app:ledger", "fail", named)
+    ]
+
+
+def test_a_config_outside_the_tree_is_refused_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mxguard.cli import main
+
+    example.build(str(tmp_path))
+    assert main(["audit", "--root", str(tmp_path), "--config", "/srv/nowhere.yaml"]) == 2
+    assert "--config" in capsys.readouterr().err

@@ -127,7 +127,7 @@ def _candidates(
     # `--config` replaces discovery of config files, as `m2ee -c` does.
     sets: list[tuple[list[str], Account | None]] = []
     if explicit:
-        sets = [([os.path.abspath(path)], None) for path in explicit]
+        sets = [([root.view_of(path)], None) for path in explicit]
     else:
         system = [SYSTEM_CONFIG] if os.path.lexists(root.real(SYSTEM_CONFIG)) else []
         hidden = []

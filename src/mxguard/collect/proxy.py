@@ -70,7 +70,7 @@ def collect_proxy(options: ProxyOptions, accounts: Sequence[Account] = ()) -> Pr
     for server, path, prefix in candidates:
         explicit = path in options.configs
         # A named file inside a `--root` tree is the same file discovery finds there.
-        key = _host_view(path, root) if explicit else path
+        key = root.view_of(path) if explicit else path
         if key in seen:
             continue
         seen.add(key)
@@ -105,15 +105,6 @@ def detect_server(text: str, path: str) -> str:
     ):
         return "apache"
     return "nginx"
-
-
-def _host_view(path: str, root: Root) -> str:
-    """Return a path on this machine as the audited host sees it (inside a `--root` tree)."""
-    inside = os.path.abspath(path)
-    top = root.directory.rstrip("/") + "/"
-    if not root.is_live and inside.startswith(top):
-        return "/" + inside[len(top) :]
-    return inside
 
 
 def _explicit(configs: Sequence[str]) -> Iterator[tuple[str, str, str | None]]:
@@ -172,7 +163,7 @@ def _parse(
     # host's path, so that its includes stay inside the tree too.
     reader_root = root
     if explicit:
-        viewed = _host_view(path, root)
+        viewed = root.view_of(path)
         if root.is_live or viewed == os.path.abspath(path):  # a file outside the tree
             reader_root = Root("/")
         path = viewed

@@ -26,6 +26,18 @@ class Root:
             return host_path
         return os.path.join(self.directory, host_path.lstrip("/"))
 
+    def view_of(self, path: str) -> str:
+        """Return a path named on this machine as the audited host sees it.
+
+        A path inside the tree loses the tree's folder (`/mnt/image/etc/x` is `/etc/x`);
+        any other path is taken as already written the host's way.
+        """
+        absolute = os.path.abspath(path)
+        top = self.directory.rstrip("/") + "/"
+        if not self.is_live and absolute.startswith(top):
+            return "/" + absolute[len(top) :]
+        return absolute
+
     def resolve(self, host_path: str) -> str:
         """Return `host_path` with every symlink resolved inside the tree, as a host path.
 
