@@ -4,11 +4,16 @@ tests. `conftest.py` makes the fixtures available; tests import the helpers from
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import os
 import shutil
+import socket
 import subprocess
-from collections.abc import Callable, Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -232,3 +237,89 @@ def audit(tmp_path: Path) -> Iterator[Callable[..., Findings]]:
 def days_from_now(days: int) -> datetime:
     """Return a moment `days` from now, in UTC."""
     return datetime.now(UTC) + timedelta(days=days)
+
+
+def free_port() -> int:
+    """Return a loopback TCP port that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, server: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """Wait until something accepts on `port`; raise when `server` dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def running_httpd(config: Path, prefix: Path, port: int) -> Iterator[None]:
+    """Run httpd on `config` (accepted by `apache2 -t` first) until the block ends."""
+    assert_apache_accepts(config, prefix)
+    apache = shutil.which("apache2") or "/usr/sbin/apache2"
+    server = subprocess.Popen(
+        [apache, "-d", str(prefix), "-f", str(config), "-DFOREGROUND"],
+        env=apache_env(prefix),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, server)
+        yield
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+class _Upstream(http.server.BaseHTTPRequestHandler):
+    """Answers every request with the scheme headers it received, as JSON."""
+
+    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+        seen = {
+            name: self.headers.get_all(name) or []
+            for name in ("X-Forwarded-Scheme", "X-Forwarded-Proto")
+        }
+        body = json.dumps({"who": "RUNTIME", "headers": seen}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def upstream() -> Iterator[int]:
+    """A stand-in runtime on loopback that reports the scheme headers it was sent."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Upstream)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield int(server.server_address[1])
+    server.shutdown()
+    server.server_close()
+
+
+def apache_loads(*modules: str) -> str:
+    """Return the `LoadModule` lines for `modules` from Debian's module folder."""
+    return "".join(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so\n" for m in modules)
+
+
+def write_httpd_conf(prefix: Path, port: int, vhost: str, modules: Sequence[str]) -> Path:
+    """Write a minimal httpd.conf with one plain-HTTP virtual host on loopback `port`."""
+    config = prefix / "httpd.conf"
+    config.write_text(
+        f'ServerRoot "{prefix}"\nServerName localhost\nTypesConfig /etc/mime.types\n'
+        f'PidFile "{prefix}/httpd.pid"\nErrorLog "{prefix}/error.log"\n'
+        + apache_loads("mpm_event", "authz_core", "mime", *modules)
+        + f"Listen 127.0.0.1:{port}\n<VirtualHost 127.0.0.1:{port}>\n{vhost}</VirtualHost>\n",
+        encoding="utf-8",
+    )
+    return config

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import http.server
-import shutil
-import socket
-import subprocess
-import threading
-import time
+import json
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from proxylab import APACHE_MODULES, App, Findings, TlsFiles, apache_env, assert_apache_accepts
+from proxylab import App, Findings, TlsFiles, free_port, running_httpd, write_httpd_conf
 
 from mxguard.proxy.apache import parse_apache
 from mxguard.proxy.model import select_route
@@ -64,36 +59,10 @@ def test_a_condition_on_request_filename_in_a_virtual_host_proxies_everything(
     assert found.of("mxclientsystem-not-served-statically", status="fail")
 
 
-class _Runtime(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"RUNTIME")
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def runtime() -> Iterator[int]:
-    """A stand-in upstream on loopback that answers RUNTIME to everything."""
-    server = http.server.HTTPServer(("127.0.0.1", 0), _Runtime)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield int(server.server_address[1])
-    server.shutdown()
-    server.server_close()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _fetch(port: int, path: str) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as answer:
-        return str(answer.read().decode().strip())
+        text = answer.read().decode()
+    return "STATIC" if text.strip() == "STATIC" else str(json.loads(text)["who"])
 
 
 @pytest.mark.parametrize(
@@ -105,49 +74,25 @@ def _fetch(port: int, path: str) -> str:
     ],
 )
 def test_the_model_agrees_with_a_running_httpd(
-    tested: str, expected: str, tmp_path: Path, runtime: int
+    tested: str, expected: str, tmp_path: Path, upstream: int
 ) -> None:
     # Given httpd with the rewrite fallback conditioned on `tested`, and a file in web/
-    port = _free_port()
+    port = free_port()
     (tmp_path / "web").mkdir()
     (tmp_path / "web/index.html").write_text("STATIC\n")
-    loads = "".join(
-        f"LoadModule {name}_module {APACHE_MODULES}/mod_{name}.so\n"
-        for name in ("mpm_event", "authz_core", "dir", "mime", "rewrite", "proxy", "proxy_http")
-    )
-    config = tmp_path / "httpd.conf"
-    config.write_text(
-        f'ServerRoot "{tmp_path}"\nServerName localhost\nTypesConfig /etc/mime.types\n'
-        f'PidFile "{tmp_path}/httpd.pid"\nErrorLog "{tmp_path}/error.log"\n{loads}'
-        f"Listen 127.0.0.1:{port}\n<VirtualHost 127.0.0.1:{port}>\n"
+    config = write_httpd_conf(
+        tmp_path,
+        port,
         f'    DocumentRoot "{tmp_path}/web"\n'
         f'    <Directory "{tmp_path}/web">\n        Require all granted\n    </Directory>\n'
         f"    RewriteEngine On\n    RewriteCond {tested} !-f\n"
-        f"    RewriteRule ^/(.*)$ http://127.0.0.1:{runtime}/$1 [P,L]\n</VirtualHost>\n"
+        f"    RewriteRule ^/(.*)$ http://127.0.0.1:{upstream}/$1 [P,L]\n",
+        ("dir", "rewrite", "proxy", "proxy_http"),
     )
-    assert_apache_accepts(config, tmp_path)
-    apache = shutil.which("apache2") or "/usr/sbin/apache2"
-    server = subprocess.Popen(
-        [apache, "-d", str(tmp_path), "-f", str(config), "-DFOREGROUND"],
-        env=apache_env(tmp_path),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.05)
-        # When httpd answers a file that exists and a path that does not
+
+    # When httpd answers a file that exists and a path that does not
+    with running_httpd(config, tmp_path, port):
         served = {path: _fetch(port, path) for path in ("/index.html", "/missing")}
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
     # Then the existing file came from where the model says, and the rest from the runtime
     assert served == {"/index.html": expected, "/missing": "RUNTIME"}
@@ -155,4 +100,4 @@ def test_the_model_agrees_with_a_running_httpd(
     route = select_route(site, "/index.html")
     assert route is not None
     assert (route.kind == "static") == (expected == "STATIC")
-    assert route.upstream_hosts == (f"127.0.0.1:{runtime}",)
+    assert route.upstream_hosts == (f"127.0.0.1:{upstream}",)

@@ -78,3 +78,23 @@ def test_malformed_xml_is_an_error_with_a_line(tmp_path: Path) -> None:
     config = parse_iis(str(path))
     assert config.problems[0].line == 3
     assert "not well-formed" in config.problems[0].message
+
+
+def test_a_server_variable_set_without_replacing_keeps_the_clients_value(
+    app: App, audit: Callable[..., Findings]
+) -> None:
+    # Given the good layout, but the scheme variable set with replace="false": a request that
+    # already carries X-Forwarded-Proto keeps it
+    config = web_config(app, "good")
+    config.write_text(
+        config.read_text().replace(
+            '<set name="HTTP_X_FORWARDED_PROTO" value="https" />',
+            '<set name="HTTP_X_FORWARDED_PROTO" value="https" replace="false" />',
+        )
+    )
+
+    found = audit("--config", app.m2ee, "--proxy-config", str(config))
+
+    [failed] = mine(found, "forwarded-scheme-header-from-client", "fail")
+    assert 'replace="false"' in str(failed["message"])
+    assert not mine(found, "forwarded-scheme-header-missing", "pass")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
+from mxguard.checks.registry import catalog
 from mxguard.discovery.rootfs import Root
+from mxguard.engine import evaluate
+from mxguard.facts import Mode, Snapshot
 from mxguard.proxy.apache import parse_apache, protocols_enabled
-from mxguard.proxy.model import select_route
+from mxguard.proxy.model import ProxyFacts, select_route
 
 
 def write(path: Path, text: str) -> Path:
@@ -199,3 +203,37 @@ def test_a_rewrite_fallback_counts_only_with_conditions_that_name_the_file(
     assert kind_of(f"{mapped} !-f [OR]\nRewriteCond %{{HTTP_HOST}} ^x$\n") == "proxy"
     # A condition on something else limits the rule in ways not modelled: taken as always
     assert kind_of(f"{mapped} !-f\nRewriteCond %{{REQUEST_URI}} !^/static/\n") == "proxy"
+
+
+def test_a_request_header_that_keeps_the_clients_value_fails_the_from_client_check(
+    tmp_path: Path,
+) -> None:
+    def verdicts(directive: str) -> dict[str, str]:
+        config = write(
+            tmp_path / "httpd.conf",
+            "Listen 443\n<VirtualHost *:443>\nServerName shop.example.com\nSSLEngine on\n"
+            f"DocumentRoot /srv/shop/web\n{directive}\n"
+            "ProxyPass /xas/ http://127.0.0.1:8000/xas/\n</VirtualHost>\n",
+        )
+        wanted = ("forwarded-scheme-header-from-client", "forwarded-scheme-header-missing")
+        parsed = replace(parse_apache(str(config)), is_explicit=True)
+        snapshot = Snapshot(
+            tool_version="t",
+            host="t",
+            collected_at="now",
+            mode=Mode.OFFLINE,
+            proxy=ProxyFacts(configs=(parsed,)),
+        )
+        report = evaluate([snapshot], checks=[c for c in catalog() if c.id in wanted])
+        return {
+            f.check: f.status.value for f in report.findings if f.subject.endswith(":443 /xas/")
+        }
+
+    assert verdicts("RequestHeader set X-Forwarded-Scheme https") == {
+        "forwarded-scheme-header-from-client": "pass",
+        "forwarded-scheme-header-missing": "pass",
+    }
+    # The missing check leaves a header the client decides to the from-client check
+    assert verdicts("RequestHeader setifempty X-Forwarded-Scheme https") == {
+        "forwarded-scheme-header-from-client": "fail",
+    }

@@ -512,7 +512,12 @@ def forwarded_scheme_header_missing(snapshot: Snapshot) -> Iterator[Outcome]:
         site = view.site
         subject = route_subject(site, route)
         headers = _scheme_headers(route)
-        good = [h for h in headers if all(_is_https_value(v, site) for v in h.possible_values)]
+        good = [
+            h
+            for h in headers
+            if not h.client_value_kept_by
+            and all(_is_https_value(v, site) for v in h.possible_values)
+        ]
         ev = evidence(route, headers={h.name: h.value for h in headers})
         if good:
             origin = good[0].origin
@@ -581,19 +586,23 @@ def forwarded_scheme_header_from_client(snapshot: Snapshot) -> Iterator[Outcome]
         if copied:
             header = copied[0]
             via = _from_client(header)
-            through = f" (it can be {via})" if via != header.value else ""
-            yield failed(
-                subject,
-                f"{header.name} is set to {header.value}{through}, which the client controls",
-                file=header.origin.file,
-                line=header.origin.line,
-            )
+            if header.client_value_kept_by:
+                said = (
+                    f"{header.client_value_kept_by} {header.name} keeps the value the client "
+                    f"sends (only a plain set replaces it), so the client decides it"
+                )
+            else:
+                through = f" (it can be {via})" if via != header.value else ""
+                said = f"{header.name} is set to {header.value}{through}, which the client controls"
+            yield failed(subject, said, file=header.origin.file, line=header.origin.line)
         else:
             yield passed(subject, "no scheme header is copied from the client", **evidence(route))
 
 
 def _from_client(header: Header) -> str:
     """Return the value (as written, or as a map/set expands it) that copies the client's."""
+    if header.client_value_kept_by:
+        return f"the client's own value ({header.client_value_kept_by})"
     return next((v for v in (header.value, *header.values) if _CLIENT_VALUE.search(v)), "")
 
 

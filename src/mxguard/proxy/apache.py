@@ -641,14 +641,18 @@ def _merge(tables: dict[bool, dict[str, Header]], node: Node, *, is_request: boo
     value = args[2] if len(args) > 2 else ""
     condition = " ".join(args[3:])
     table = tables[always or is_request]
+    lowered = name.lower()
+    # Only `set` replaces what the client sent; the others keep it unless an earlier `set`
+    # of this proxy already did.
+    keeps = is_request and action in ("setifempty", "append", "merge", "add")
     header = Header(
         name=name,
         value=value,
         origin=Origin(file=node.file, line=node.line),
         always=always or is_request,
         condition=condition,
+        client_value_kept_by=f"RequestHeader {action}" if keeps and lowered not in table else "",
     )
-    lowered = name.lower()
     if action == "unset":
         table.pop(lowered, None)
     elif action in ("set", "setifempty") or lowered not in table:

@@ -188,6 +188,9 @@ def _rule(
             value=element.get("value", ""),
             origin=origin,
             always=True,
+            client_value_kept_by=(
+                'replace="false"' if element.get("replace", "true").lower() == "false" else ""
+            ),
         )
         for element in rule.findall("serverVariables/set")
         if element.get("name", "").upper().startswith("HTTP_")

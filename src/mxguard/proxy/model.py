@@ -34,6 +34,10 @@ class Header:
     # What `value` can become where it names variables the configuration itself defines
     # (nginx `map` and `set`); empty when it names none.
     values: tuple[str, ...] = ()
+    # For a request header: the directive that keeps the client's own header beside or
+    # instead of this value (Apache `setifempty`/`append`/`merge`/`add`, IIS
+    # `replace="false"`); empty when the proxy's value replaces whatever the client sent.
+    client_value_kept_by: str = ""
 
     @property
     def possible_values(self) -> tuple[str, ...]:
