@@ -212,7 +212,8 @@ def private_files_reachable_by_other_app(snapshot: Snapshot) -> Iterator[Outcome
                 failing = True
                 yield failed(
                     subject,
-                    f"{account.name} (account of {other_app}) can {_reach_words(reached)}",
+                    f"{account.name}, the account {other_app} runs as, can "
+                    + _reach_words(reached),
                     account=account.name,
                     other_app=other_app,
                     paths=[f"{path} ({how})" for path, how in reached[:MAX_LISTED]],
