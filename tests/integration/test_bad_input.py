@@ -28,6 +28,7 @@ HOSTILE = {
     "huge.yaml": b"#" * (2 * 1024 * 1024),
     "deep.yaml": b"a: " + b"[" * 5000 + b"\n",
     "empty.yaml": b"",
+    "control.yaml": b"m2ee:\n  app_name: bell\x07\n",
 }
 
 

@@ -135,7 +135,15 @@ def loads(raw: bytes, *, path: str) -> Any:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError(f"not valid UTF-8 (byte {exc.start})", path=path, line=line) from exc
 
-    loader = _GuardedLoader(text)
+    try:
+        # The reader checks every character as it is built: a control character fails here.
+        loader = _GuardedLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character[:1] or " ")
+        raise ConfigError(
+            f"invalid YAML: control character U+{code:04X} is not allowed", path=path, line=line
+        ) from exc
     try:
         return loader.guarded_data()
     except UnsafeConfigError as exc:
