@@ -18,7 +18,7 @@ from mxguard import __version__, baseline, engine, snapshot_io, waivers
 from mxguard.checks.registry import catalog
 from mxguard.collect.database import parse_urls
 from mxguard.discovery.rootfs import Root
-from mxguard.errors import MxguardError, UsageError
+from mxguard.errors import FactsError, MxguardError, UsageError
 from mxguard.model import Report, Severity
 from mxguard.report import Format, render
 
@@ -72,11 +72,15 @@ def _collect(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     _check_files("--advisories", args.advisories)
-    snapshots = [
-        engine.with_advisories(snapshot, args.advisories)
-        for path in args.facts
-        for snapshot in snapshot_io.read(path)
-    ]
+    try:
+        snapshots = [
+            engine.with_advisories(snapshot, args.advisories)
+            for path in args.facts
+            for snapshot in snapshot_io.read(path)
+        ]
+    except FactsError as exc:
+        # A facts file named on the command line is input, like a waiver or baseline file.
+        raise UsageError(str(exc)) from exc
     return _report(engine.evaluate(snapshots, waivers=_waivers(args)), args, _baseline(args))
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from mxguard import engine, snapshot_io
 from mxguard.checks.registry import Check, catalog
-from mxguard.cli import EXIT_FAILURE, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, main
+from mxguard.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, main
 from mxguard.collect.host import listen_setting
 from mxguard.facts import Installation, Mode, Settings, Snapshot, Source
 from mxguard.model import Severity, Status
@@ -82,12 +82,13 @@ def test_snapshots_from_several_hosts_merge_into_one_report(tmp_path: Path) -> N
     assert len(merged.failures_at_or_above(Severity.HIGH)) == 1
 
 
-def test_a_file_that_is_not_facts_is_a_tool_failure_with_a_message(
+def test_a_file_that_is_not_facts_is_a_usage_error_with_a_message(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Like a broken --waivers or --baseline file: the input named is wrong, not mxguard
     bad = tmp_path / "facts.json"
     bad.write_bytes(b"\xff{ not json")
-    assert main(["evaluate", str(bad)]) == EXIT_FAILURE
+    assert main(["evaluate", str(bad)]) == EXIT_USAGE
     assert str(bad) in capsys.readouterr().err
 
 
