@@ -11,6 +11,7 @@ from mxguard.live.cookies import base_name, parse_set_cookie
 from mxguard.live.facts import (
     AdminProbe,
     CertificateFacts,
+    ChainCertificate,
     Cookie,
     Header,
     LiveFacts,
@@ -88,6 +89,55 @@ def test_a_small_rsa_key_and_a_sha1_signature_fail() -> None:
 
     assert finding.status is Status.FAIL
     assert "1024 bits" in finding.message and "sha1" in finding.message
+
+
+def test_a_weak_intermediate_fails_but_a_roots_own_signature_does_not() -> None:
+    site = _site()
+    assert site.tls is not None and site.tls.certificate is not None
+
+    def judged(*chain: ChainCertificate) -> Finding:
+        certificate = replace(site.tls.certificate, chain=chain, chain_length=1 + len(chain))  # type: ignore[union-attr]
+        tls = replace(site.tls, certificate=certificate)  # type: ignore[arg-type]
+        return _finding(
+            "tls-certificate-key-weak", LiveFacts(vantage="host", sites=(replace(site, tls=tls),))
+        )
+
+    strong = ChainCertificate(
+        subject="CN=Intermediate",
+        issuer="CN=Root",
+        key_type="RSA",
+        key_bits=2048,
+        signature_algorithm="sha256-with-rsa",
+    )
+    old_root = ChainCertificate(
+        subject="CN=Root",
+        issuer="CN=Root",
+        is_self_signed=True,
+        key_type="RSA",
+        key_bits=2048,
+        signature_algorithm="sha1-with-rsa",
+    )
+    assert judged(strong, old_root).status is Status.PASS
+    weak = judged(replace(strong, key_bits=1024, signature_algorithm="sha1-with-rsa"))
+    assert weak.status is Status.FAIL
+    assert "1024 bits in CN=Intermediate" in weak.message
+    assert "sha1-with-rsa signature on CN=Intermediate" in weak.message
+
+
+def test_an_incomplete_chain_is_named_in_the_trust_failure_and_warned_when_trusted() -> None:
+    site = _site()
+    assert site.tls is not None and site.tls.certificate is not None
+    problem = "incomplete chain: the server sends only its own certificate"
+
+    def judged(**changes: object) -> Finding:
+        certificate = replace(site.tls.certificate, chain_problem=problem, **changes)  # type: ignore[union-attr, arg-type]
+        tls = replace(site.tls, certificate=certificate)  # type: ignore[arg-type]
+        live = LiveFacts(vantage="host", sites=(replace(site, tls=tls),))
+        return _finding("live-tls-certificate-untrusted", live)
+
+    untrusted = judged(is_trusted=False, trust_error="unable to get local issuer certificate")
+    assert untrusted.status is Status.FAIL and problem in untrusted.message
+    assert judged(is_trusted=True).status is Status.WARN
 
 
 def test_a_certificate_that_expires_soon_warns() -> None:

@@ -200,13 +200,26 @@ def tls_certificate_untrusted(snapshot: Snapshot) -> Iterator[Outcome]:
             "issuer": cert.issuer,
             "trust_store": cert.trust_store,
             "self_signed": cert.is_self_signed,
+            "chain": [cert.subject, *(c.subject for c in cert.chain)]
+            if cert.chain_length
+            else None,
+            "chain_problem": cert.chain_problem or None,
         }
-        if cert.is_trusted:
+        if cert.is_trusted and cert.chain_problem:
+            yield warned(
+                site_subject(site),
+                f"{site.probed_url}: trusted here, but {cert.chain_problem}",
+                **evidence,
+            )
+        elif cert.is_trusted:
             yield passed(site_subject(site), f"trusted by the {cert.trust_store} store", **evidence)
         else:
             why = "self-signed; " if cert.is_self_signed else ""
+            chain = f" ({cert.chain_problem})" if cert.chain_problem else ""
             yield failed(
-                site_subject(site), f"{site.probed_url}: {why}{cert.trust_error}", **evidence
+                site_subject(site),
+                f"{site.probed_url}: {why}{cert.trust_error}{chain}",
+                **evidence,
             )
 
 
@@ -299,6 +312,14 @@ def tls_certificate_key_weak(snapshot: Snapshot) -> Iterator[Outcome]:
             found.append(f"a {cert.key_type} key")
         if any(cert.signature_algorithm.lower().startswith(w) for w in _WEAK_SIGNATURES):
             found.append(f"a {cert.signature_algorithm} signature")
+        # An intermediate is as weak a link as the leaf; a root's own signature is not checked
+        # by anyone, so a self-signed certificate in the chain is judged by its key only.
+        for link in cert.chain:
+            if link.key_type == "RSA" and link.key_bits < MIN_RSA_BITS:
+                found.append(f"an RSA key of {link.key_bits} bits in {link.subject}")
+            weak = any(link.signature_algorithm.lower().startswith(w) for w in _WEAK_SIGNATURES)
+            if weak and not link.is_self_signed:
+                found.append(f"a {link.signature_algorithm} signature on {link.subject}")
         evidence = {
             "url": site.probed_url,
             "key_type": cert.key_type,

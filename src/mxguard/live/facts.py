@@ -20,6 +20,20 @@ class ProtocolSupport:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ChainCertificate:
+    """A certificate the server sent after its own: an intermediate, or a root it need not send."""
+
+    subject: str
+    issuer: str
+    not_after: str = ""
+    is_expired: bool = False
+    is_self_signed: bool = False
+    key_type: str = ""
+    key_bits: int = 0
+    signature_algorithm: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CertificateFacts:
     """The leaf certificate a server presented, and how it fares against the trust store."""
 
@@ -35,7 +49,9 @@ class CertificateFacts:
     key_type: str = ""  # RSA | EC | Ed25519 | Ed448 | DSA | other
     key_bits: int = 0
     signature_algorithm: str = ""
-    chain_length: int = 0
+    chain_length: int = 0  # certificates sent, the leaf included; 0 when not known
+    chain: tuple[ChainCertificate, ...] = ()  # what was sent after the leaf, in order
+    chain_problem: str = ""  # an incomplete, disordered or expired chain, in words
     is_trusted: bool = False
     trust_error: str = ""
     is_hostname_match: bool = False

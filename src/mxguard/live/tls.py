@@ -8,20 +8,23 @@ reported as `cannot-test` with the reason, never guessed.
 
 from __future__ import annotations
 
+import _ssl
 import asyncio
 import contextlib
 import ipaddress
 import ssl
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
 from mxguard.live.client import Gate, Limits
-from mxguard.live.facts import CertificateFacts, ProtocolSupport, TlsFacts
+from mxguard.live.facts import CertificateFacts, ChainCertificate, ProtocolSupport, TlsFacts
 
 VERSIONS = (
     ("TLSv1", ssl.TLSVersion.TLSv1),
@@ -55,6 +58,7 @@ class _Handshake:
     protocol: str = ""
     cipher: str = ""
     der: bytes = b""
+    chain: tuple[bytes, ...] | None = None  # every certificate sent, leaf first; None: unknown
     error: str = ""
     reason: str = ""  # OpenSSL's reason code, when there is one
     is_local: bool = False
@@ -113,12 +117,31 @@ async def _handshake(
                 protocol=ssl_object.version() or "" if ssl_object else "",
                 cipher=cipher[0] if cipher else "",
                 der=(ssl_object.getpeercert(binary_form=True) or b"") if ssl_object else b"",
+                chain=_sent_chain(ssl_object),
             )
         finally:
             writer.close()
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(1.0):
                     await writer.wait_closed()
+
+
+def _sent_chain(ssl_object: Any) -> tuple[bytes, ...] | None:
+    """Return the certificates the server sent, as DER, leaf first; None when unknown.
+
+    Python makes this public only from 3.13 (`get_unverified_chain`); 3.11 and 3.12 have the
+    same call on the object underneath. Without it the chain is reported as not known.
+    """
+    inner = getattr(ssl_object, "_sslobj", None)
+    read = getattr(inner, "get_unverified_chain", None) or getattr(
+        ssl_object, "get_unverified_chain", None
+    )
+    if read is None:
+        return None
+    try:
+        return tuple(bytes(c.public_bytes(_ssl.ENCODING_DER)) for c in read() or ())
+    except (ssl.SSLError, ValueError, AttributeError):
+        return None
 
 
 def _is_local(exc: ssl.SSLError) -> bool:
@@ -156,6 +179,7 @@ async def probe_tls(
         server_name=server_name,
         trust_error=trusted,
         trust_store=f"system + {ca_bundle}" if ca_bundle else "system",
+        chain=first.chain,
     )
     return TlsFacts(
         protocols=tuple(protocols),
@@ -231,9 +255,14 @@ async def _trust(
 
 
 def describe_certificate(
-    der: bytes, *, server_name: str, trust_error: str, trust_store: str
+    der: bytes,
+    *,
+    server_name: str,
+    trust_error: str,
+    trust_store: str,
+    chain: tuple[bytes, ...] | None = None,
 ) -> CertificateFacts | None:
-    """Return the facts of a DER certificate, judged at the current time."""
+    """Return the facts of a DER certificate (and the chain sent with it), judged now."""
     if not der:
         return None
     try:
@@ -241,15 +270,12 @@ def describe_certificate(
     except ValueError as exc:
         return CertificateFacts(subject="", issuer="", trust_error=f"unreadable certificate: {exc}")
     now = datetime.now(UTC)
+    sent = _load_chain(chain[1:] if chain else ())
     not_before = certificate.not_valid_before_utc
     not_after = certificate.not_valid_after_utc
     names = _names(certificate)
     key_type, key_bits = _key(certificate)
-    try:
-        signature = certificate.signature_hash_algorithm
-        algorithm = f"{signature.name}-with-{key_type.lower()}" if signature else key_type
-    except Exception:  # noqa: BLE001 - an unknown algorithm is a fact, not a crash
-        algorithm = certificate.signature_algorithm_oid.dotted_string
+    algorithm = _signature(certificate)
     return CertificateFacts(
         subject=certificate.subject.rfc4514_string(),
         issuer=certificate.issuer.rfc4514_string(),
@@ -263,12 +289,97 @@ def describe_certificate(
         key_type=key_type,
         key_bits=key_bits,
         signature_algorithm=algorithm,
-        chain_length=1,
+        chain_length=len(chain) if chain else 0,
+        chain=tuple(_chain_entry(c, now) for c in sent),
+        chain_problem=(
+            _chain_problem(certificate, sent, now, trusted=not trust_error) if chain else ""
+        ),
         is_trusted=not trust_error,
         trust_error=trust_error,
         is_hostname_match=matches_hostname(names, _common_names(certificate), server_name),
         trust_store=trust_store,
     )
+
+
+def _load_chain(ders: Sequence[bytes]) -> list[x509.Certificate]:
+    loaded = []
+    for der in ders:
+        with contextlib.suppress(ValueError):
+            loaded.append(x509.load_der_x509_certificate(der))
+    return loaded
+
+
+_SIGNATURE_FAMILIES = {
+    "rsa": {
+        SignatureAlgorithmOID.RSA_WITH_MD5,
+        SignatureAlgorithmOID.RSA_WITH_SHA1,
+        SignatureAlgorithmOID.RSA_WITH_SHA224,
+        SignatureAlgorithmOID.RSA_WITH_SHA256,
+        SignatureAlgorithmOID.RSA_WITH_SHA384,
+        SignatureAlgorithmOID.RSA_WITH_SHA512,
+        SignatureAlgorithmOID.RSASSA_PSS,
+    },
+    "ec": {
+        SignatureAlgorithmOID.ECDSA_WITH_SHA1,
+        SignatureAlgorithmOID.ECDSA_WITH_SHA224,
+        SignatureAlgorithmOID.ECDSA_WITH_SHA256,
+        SignatureAlgorithmOID.ECDSA_WITH_SHA384,
+        SignatureAlgorithmOID.ECDSA_WITH_SHA512,
+    },
+    "dsa": {SignatureAlgorithmOID.DSA_WITH_SHA1, SignatureAlgorithmOID.DSA_WITH_SHA256},
+}
+
+
+def _signature(certificate: x509.Certificate) -> str:
+    """Return the signature algorithm as `hash-with-family` (the issuer's key family)."""
+    oid = certificate.signature_algorithm_oid
+    family = next((name for name, oids in _SIGNATURE_FAMILIES.items() if oid in oids), "")
+    try:
+        digest = certificate.signature_hash_algorithm
+    except Exception:  # noqa: BLE001 - an unknown algorithm is a fact, not a crash
+        return oid.dotted_string
+    if digest is None:  # Ed25519 and Ed448 hash inside the algorithm
+        return {SignatureAlgorithmOID.ED25519: "ed25519", SignatureAlgorithmOID.ED448: "ed448"}.get(
+            oid, oid.dotted_string
+        )
+    return f"{digest.name}-with-{family}" if family else digest.name
+
+
+def _chain_entry(certificate: x509.Certificate, now: datetime) -> ChainCertificate:
+    key_type, key_bits = _key(certificate)
+    return ChainCertificate(
+        subject=certificate.subject.rfc4514_string(),
+        issuer=certificate.issuer.rfc4514_string(),
+        not_after=certificate.not_valid_after_utc.isoformat(),
+        is_expired=now > certificate.not_valid_after_utc,
+        is_self_signed=certificate.issuer == certificate.subject,
+        key_type=key_type,
+        key_bits=key_bits,
+        signature_algorithm=_signature(certificate),
+    )
+
+
+def _chain_problem(
+    leaf: x509.Certificate, sent: Sequence[x509.Certificate], now: datetime, *, trusted: bool
+) -> str:
+    """Return what is wrong with the certificates sent after the leaf, in words."""
+    expired = [c for c in sent if now > c.not_valid_after_utc]
+    if expired:
+        return f"the chain holds an expired certificate: {expired[0].subject.rfc4514_string()}"
+    if trusted or leaf.issuer == leaf.subject:
+        return ""
+    subjects = [c.subject for c in sent]
+    if leaf.issuer not in subjects:
+        sent_words = "only its own certificate" if not sent else f"{len(sent) + 1} certificates"
+        return (
+            f"incomplete chain: the server sends {sent_words}, not the one that issued it "
+            f"({leaf.issuer.rfc4514_string()})"
+        )
+    issued = [leaf, *sent]
+    for position, certificate in enumerate(issued[:-1]):
+        if issued[position + 1].subject != certificate.issuer:
+            return "the chain is out of order: each certificate must be followed by its issuer"
+    return ""
 
 
 def _names(certificate: x509.Certificate) -> tuple[str, ...]:

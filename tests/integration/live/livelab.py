@@ -139,6 +139,7 @@ class NginxSite:
     server_name: str = ""  # the TLS site's server_name; none when empty
     https_address: str = "127.0.0.1"  # where the TLS site listens; "*" writes no address
     extra: str = ""  # more of the http block, such as a site tied to no app
+    send_chain: bool = True  # False: the certificate file holds the leaf alone
 
 
 @dataclass
@@ -257,7 +258,7 @@ def start_nginx(
     prefix.mkdir()
     cert.private_key_pem.write_to_path(str(prefix / "key.pem"))
     cert.cert_chain_pems[0].write_to_path(str(prefix / "cert.pem"))
-    for extra in cert.cert_chain_pems[1:]:
+    for extra in cert.cert_chain_pems[1:] if site.send_chain else ():
         extra.write_to_path(str(prefix / "cert.pem"), append=True)
     http, https = free_port(), free_port()
     config = prefix / "nginx.conf"

@@ -268,3 +268,34 @@ def test_the_command_line_probes_the_sites_of_the_named_config(
     assert live["session-cookie-not-secure"]["status"] == "pass"
     assert live["live-tls-certificate-untrusted"]["status"] == "pass"
     assert live["http-not-redirected-to-https"]["status"] == "skip"  # no http:// form known
+
+
+@pytest.mark.parametrize("send_chain", [True, False], ids=["full-chain", "leaf-only"])
+def test_a_certificate_sent_without_its_intermediate_is_an_incomplete_chain(
+    send_chain: bool,
+    tmp_path: Path,
+    ca: trustme.CA,
+    ca_bundle: str,
+    emulators: list[Emulator],
+    nginxes: list[Nginx],
+) -> None:
+    # Given a certificate issued by an intermediate of the test CA, which nginx sends with
+    # or without that intermediate
+    leaf = ca.create_child_ca().issue_cert("127.0.0.1", "localhost")
+    site = NginxSite(send_chain=send_chain)
+    emulator, server = _setup(site, tmp_path, leaf, emulators, nginxes)
+
+    # When the site is probed, trusting only the root
+    findings = _audit(emulator, server, ca_bundle)
+
+    # Then the chain is listed as sent, and a missing intermediate is named as the fault
+    finding = findings[("live-tls-certificate-untrusted", f"url:{server.http_url}")]
+    chain = finding.evidence["chain"]
+    assert isinstance(chain, list)
+    if send_chain:
+        assert finding.status is Status.PASS, finding
+        assert len(chain) == 2
+    else:
+        assert finding.status is Status.FAIL, finding
+        assert len(chain) == 1
+        assert "incomplete chain: the server sends only its own certificate" in finding.message
