@@ -283,3 +283,35 @@ def test_headers_more_directives_merge_over_levels_and_survive_add_header(
     assert found["Referrer-Policy"].always and found["X-Frame-Options"].always
     assert not found["Strict-Transport-Security"].always
     assert found["Strict-Transport-Security"].condition == "status 200 301"
+
+
+def test_set_lines_apply_where_nginx_runs_them(tmp_path: Path) -> None:
+    # Given `set` at server level, in a location, in its `if`, and a nested location
+    site = one_site(
+        tmp_path,
+        "set $scheme_to_send https;\n"
+        "if ($http_x_debug) { set $scheme_to_send $http_x_forwarded_proto; }\n"
+        "proxy_set_header X-Forwarded-Proto $scheme_to_send;\n"
+        "location /a/ {\n"
+        "    set $scheme_to_send https;\n"
+        "    proxy_pass http://u;\n"
+        "    location /a/nested/ { proxy_pass http://u; }\n"
+        "}\n"
+        "location /b/ {\n"
+        "    if ($arg_x) { set $scheme_to_send $http_x_forwarded_proto; }\n"
+        "    proxy_pass http://u;\n"
+        "}\n",
+    )
+    routes = {r.path: r for r in site.routes}  # type: ignore[attr-defined]
+
+    def values(path: str) -> tuple[str, ...]:
+        [header] = routes[path].request_headers
+        return header.possible_values
+
+    # Then a location's own `set` replaces the server's, even its conditional one
+    assert values("/a/") == ("https",)
+    # a nested location runs only its own (none) after the server's, `if` included
+    assert values("/a/nested/") == ("https", "$http_x_forwarded_proto")
+    # and an `if` inside a location varies only its own branch
+    assert values("/b/") == ("https", "$http_x_forwarded_proto")
+    assert values("$arg_x") == ("$http_x_forwarded_proto",)

@@ -11,9 +11,11 @@ location → nested location → `if`, and computes what each route really does:
 - A server-level `return` (or a catch-all `rewrite ... redirect|permanent`) answers every
   request before any location is chosen.
 - A `proxy_set_header` value that names a variable defined by `map` or `set` is expanded to
-  every value that variable can take (a map without `default` can also be empty, and a
-  regex capture stands for the map's source), so that `$proxy_x_forwarded_proto` built from
-  `$http_x_forwarded_proto` is seen to carry what the client sent.
+  every value that variable can take where the route runs (a map without `default` can also
+  be empty, a regex capture stands for the map's source; `set` counts at server level for
+  the whole server and in a location for that location only), so that
+  `$proxy_x_forwarded_proto` built from `$http_x_forwarded_proto` is seen to carry what the
+  client sent.
 - The headers-more module's `more_set_headers` and `more_clear_headers` take effect at every
   level, outer first, on every status unless `-s` limits them; they run before `add_header`,
   so a clear never removes what `add_header` adds (both confirmed against a running nginx).
@@ -63,6 +65,11 @@ class _Scope:
     add_headers: tuple[Header, ...] = ()
     more_headers: tuple[Header, ...] = ()  # headers-more: merged over levels, outer first
     proxy_headers: tuple[Header, ...] | None = None  # None: nginx's defaults apply
+    # `set` values visible here: the server's, then the location's own (a nested location
+    # runs only its own `set` lines, never its parent's), then an `if` block's.
+    server_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    maps: Mapping[str, Sequence[str]] = field(default_factory=dict)  # global, from `map`
     root: str = "html"
     server_tokens: bool | None = None
     is_access_restricted: bool = False
@@ -181,7 +188,7 @@ def parse_nginx(path: str, *, prefix: str | None = None, root: Root | None = Non
     for block in http_blocks:
         _collect_upstreams(block, context)
         _collect_variables(block, context)
-        scope = _apply(_Scope(), block, context)
+        scope = _apply(_Scope(), block, context, "http")
         outer_tls = _tls(block)
         sites.extend(
             _site(server, scope, context, outer_tls)
@@ -227,7 +234,7 @@ MAX_EXPANSIONS = 32
 
 
 def _collect_variables(block: Block, context: _Context) -> None:
-    """Record the values `map` and `set` can give each variable, anywhere below `block`."""
+    """Record the values each `map` can give its variable (maps are global in nginx)."""
     for directive in block:
         name, args = directive["directive"], directive["args"]
         if name == "map" and len(args) >= 2:
@@ -241,10 +248,17 @@ def _collect_variables(block: Block, context: _Context) -> None:
             if not any(e["directive"] == "default" for e in directive.get("block", [])):
                 values.append("")  # an unmatched source leaves the variable empty
             context.variables.setdefault(target, []).extend(values)
-        elif name == "set" and len(args) >= 2:
-            context.variables.setdefault(args[0].lstrip("$"), []).append(args[1])
         elif "block" in directive and name != "map":
             _collect_variables(directive["block"], context)
+
+
+def _own_sets(block: Block) -> dict[str, tuple[str, ...]]:
+    """Return the values the `set` lines of this very block give each variable."""
+    found: dict[str, list[str]] = {}
+    for directive in block:
+        if directive["directive"] == "set" and len(directive["args"]) >= 2:
+            found.setdefault(directive["args"][0].lstrip("$"), []).append(directive["args"][1])
+    return {name: tuple(values) for name, values in found.items()}
 
 
 def _expand(value: str, variables: Mapping[str, Sequence[str]], depth: int = 0) -> list[str]:
@@ -274,20 +288,35 @@ def _host_port(text: str) -> str:
     return text if ":" in text else f"{text}:80"
 
 
-def _apply(outer: _Scope, block: Block, context: _Context) -> _Scope:
-    """Return the scope of a level: what it inherits, overridden by what it defines."""
+def _apply(outer: _Scope, block: Block, context: _Context, level: str) -> _Scope:
+    """Return the scope of a level (http, server, location, if): what it inherits,
+    overridden by what it defines."""
     adds = [d for d in block if d["directive"] == "add_header" and len(d["args"]) >= 2]
     sets = [d for d in block if d["directive"] == "proxy_set_header" and len(d["args"]) >= 2]
     scope = _Scope(
         add_headers=tuple(_add_header(d) for d in adds) if adds else outer.add_headers,
         more_headers=_more_headers(outer.more_headers, block),
-        proxy_headers=(
-            tuple(_set_header(d, context.variables) for d in sets) if sets else outer.proxy_headers
-        ),
+        proxy_headers=tuple(_set_header(d) for d in sets) if sets else outer.proxy_headers,
         root=outer.root,
         server_tokens=outer.server_tokens,
         is_access_restricted=outer.is_access_restricted,
     )
+    scope.maps = context.variables if level == "http" else outer.maps
+    own = _own_sets(block)
+    if level == "server":
+        # A server-level `if` has no route of its own to vary: what its `set` lines give is
+        # one more possibility, beside the unconditional value (or none) of every request.
+        for child in block:
+            if child["directive"] != "if":
+                continue
+            for name, values in _own_sets(child.get("block", [])).items():
+                own[name] = (*own.get(name, ("",)), *values)
+        scope.server_sets = own
+        scope.sets = own
+    elif level in ("location", "if"):
+        scope.server_sets = outer.server_sets
+        below = outer.server_sets if level == "location" else outer.sets
+        scope.sets = {**below, **own}
     for directive in block:
         name, args = directive["directive"], directive["args"]
         if name == "root" and args:
@@ -367,15 +396,15 @@ def _more_matches(pattern: str, name: str) -> bool:
     return name.startswith(pattern[:-1]) if pattern.endswith("*") else name == pattern
 
 
-def _set_header(directive: Mapping[str, Any], variables: Mapping[str, Sequence[str]]) -> Header:
+def _set_header(directive: Mapping[str, Any]) -> Header:
     args = directive["args"]
-    return Header(
-        name=args[0],
-        value=args[1],
-        origin=_origin(directive),
-        always=True,
-        values=tuple(_expand(args[1], variables)),
-    )
+    return Header(name=args[0], value=args[1], origin=_origin(directive), always=True)
+
+
+def _expanded(headers: tuple[Header, ...], scope: _Scope) -> tuple[Header, ...]:
+    """Return `headers` with the values their variables can take where `scope` applies."""
+    variables: dict[str, Sequence[str]] = {**scope.maps, **scope.sets}
+    return tuple(dataclasses.replace(h, values=tuple(_expand(h.value, variables))) for h in headers)
 
 
 def _absolute(path: str, prefix: str) -> str:
@@ -384,7 +413,7 @@ def _absolute(path: str, prefix: str) -> str:
 
 def _site(server: Mapping[str, Any], outer: _Scope, context: _Context, http: Tls) -> Site:
     block = server.get("block", [])
-    scope = _apply(outer, block, context)
+    scope = _apply(outer, block, context, "server")
     listens = tuple(_listens(block, server))
     names = tuple(n for d in block if d["directive"] == "server_name" for n in d["args"])
     tls = inherit_tls(http, _tls(block)) if any(listen.is_tls for listen in listens) else None
@@ -528,7 +557,7 @@ def _location(
     args = directive["args"]
     match, path = _location_match(args)
     block = directive.get("block", [])
-    scope = _apply(outer, block, context)
+    scope = _apply(outer, block, context, "location")
     index = len(routes)
     routes.append(_route_from(directive, index, match, path, parent, scope, context))
     for child in block:
@@ -546,7 +575,7 @@ def _if_block(
     routes: list[Route],
 ) -> None:
     block = directive.get("block", [])
-    scope = _apply(outer, block, context)
+    scope = _apply(outer, block, context, "if")
     condition = " ".join(directive["args"])
     route = _route_from(directive, len(routes), "if", condition, parent, scope, context)
     if route.kind == "none" and parent is not None:
@@ -560,7 +589,8 @@ def _if_block(
             upstream_hosts=owner.upstream_hosts,
             static_root=owner.static_root,
             is_alias=owner.is_alias,
-            request_headers=owner.request_headers,
+            # the location's headers, with what this block's `set` lines make of them
+            request_headers=_expanded(owner.request_headers, scope),
         )
     routes.append(route)
 
@@ -698,6 +728,7 @@ def _make_route(
             Header(name=name, value=value, origin=origin, always=True)
             for name, value in DEFAULT_PROXY_HEADERS
         )
+    request = _expanded(request, scope)
     return Route(
         index=index,
         match=match,
