@@ -323,3 +323,21 @@ def write_httpd_conf(prefix: Path, port: int, vhost: str, modules: Sequence[str]
         encoding="utf-8",
     )
     return config
+
+
+@contextlib.contextmanager
+def running_nginx(config: Path, prefix: Path, port: int) -> Iterator[None]:
+    """Run nginx on `config` (accepted by `nginx -t` first) until the block ends."""
+    assert_nginx_accepts(config, prefix)
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    server = subprocess.Popen(
+        [nginx, "-p", str(prefix), "-c", str(config), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, server)
+        yield
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

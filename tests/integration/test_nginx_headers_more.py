@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from proxylab import App, Findings, TlsFiles, assert_nginx_accepts
+from proxylab import App, Findings, TlsFiles, assert_nginx_accepts, free_port, running_nginx
 
 from mxguard.proxy.model import select_route
 from mxguard.proxy.nginx import parse_nginx
@@ -68,33 +64,12 @@ def test_a_location_that_clears_the_policy_fails(
     assert ("csp-missing", "route:shop.example.com:443 /") in _about_shop(found, "fail")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _served(
     config: Path, prefix: Path, port: int, paths: tuple[str, ...]
 ) -> dict[str, tuple[int, set[str]]]:
     """Start nginx on `config`, fetch each path, and return the status and security headers."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    server = subprocess.Popen(
-        [nginx, "-p", str(prefix), "-c", str(config), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.05)
-        sent: dict[str, tuple[int, set[str]]] = {}
+    sent: dict[str, tuple[int, set[str]]] = {}
+    with running_nginx(config, prefix, port):
         for path in paths:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as answer:
@@ -102,16 +77,13 @@ def _served(
             except urllib.error.HTTPError as error:
                 status, headers = error.code, error.headers
             sent[path] = (status, {name.lower() for name in headers if name.lower() in SECURITY})
-        return sent
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    return sent
 
 
 def test_the_modelled_headers_are_the_headers_nginx_sends(tmp_path: Path) -> None:
     # Given nginx with headers-more at the http, server and location levels, a clear, a
     # status-limited header and add_header mixed in
-    port = _free_port()
+    port = free_port()
     (tmp_path / "web").mkdir()
     (tmp_path / "web/strict").mkdir()
     for page in ("web/index.html", "web/strict/index.html"):
