@@ -315,3 +315,25 @@ def test_set_lines_apply_where_nginx_runs_them(tmp_path: Path) -> None:
     # and an `if` inside a location varies only its own branch
     assert values("/b/") == ("https", "$http_x_forwarded_proto")
     assert values("$arg_x") == ("$http_x_forwarded_proto",)
+
+
+def test_add_header_inherit_merge_and_off_change_what_a_level_keeps(tmp_path: Path) -> None:
+    # Given nginx 1.29.3's add_header_inherit: merge set at server level (and so inherited
+    # below), and off in one location
+    site = one_site(
+        tmp_path,
+        "add_header_inherit merge;\n"
+        "add_header X-Frame-Options DENY always;\n"
+        "location /merged/ { add_header Cache-Control no-cache; }\n"
+        "location /nested/ { location /nested/deeper/ { add_header X-Own 1; } }\n"
+        "location /cut/ { add_header_inherit off; }\n"
+        "location /classic/ { add_header_inherit on; add_header X-Own 1; }\n",
+    )
+    routes = {r.path: {h.name for h in r.response_headers} for r in site.routes}  # type: ignore[attr-defined]
+
+    # Then merge keeps the server's header beside a location's own, also further down
+    assert routes["/merged/"] == {"Cache-Control", "X-Frame-Options"}
+    assert routes["/nested/deeper/"] == {"X-Own", "X-Frame-Options"}
+    # off keeps nothing from above, and on is the classic rule again
+    assert routes["/cut/"] == set()
+    assert routes["/classic/"] == {"X-Own"}

@@ -6,6 +6,8 @@ location → nested location → `if`, and computes what each route really does:
 
 - `add_header` and `proxy_set_header` are array directives: a level that defines one of
   them replaces the whole inherited list; a level that defines none inherits it all.
+  nginx 1.29.3's `add_header_inherit merge` appends the outer list to a level's own, and
+  `off` inherits nothing (modelled from nginx's documentation: the nginx here is older).
 - `add_header` without `always` is not added to error responses.
 - Without any `proxy_set_header`, nginx sends `Host: $proxy_host` and `Connection: close`.
 - A server-level `return` (or a catch-all `rewrite ... redirect|permanent`) answers every
@@ -63,6 +65,7 @@ class _Scope:
     """What a level inherits from the levels around it."""
 
     add_headers: tuple[Header, ...] = ()
+    add_header_inherit: str = "on"  # nginx 1.29.3+: on | merge | off, itself inherited
     more_headers: tuple[Header, ...] = ()  # headers-more: merged over levels, outer first
     proxy_headers: tuple[Header, ...] | None = None  # None: nginx's defaults apply
     # `set` values visible here: the server's, then the location's own (a nested location
@@ -293,8 +296,19 @@ def _apply(outer: _Scope, block: Block, context: _Context, level: str) -> _Scope
     overridden by what it defines."""
     adds = [d for d in block if d["directive"] == "add_header" and len(d["args"]) >= 2]
     sets = [d for d in block if d["directive"] == "proxy_set_header" and len(d["args"]) >= 2]
+    inherit = next(
+        (
+            d["args"][0]
+            for d in reversed(block)
+            if d["directive"] == "add_header_inherit" and d["args"]
+        ),
+        outer.add_header_inherit,
+    )
     scope = _Scope(
-        add_headers=tuple(_add_header(d) for d in adds) if adds else outer.add_headers,
+        add_headers=_inherited_adds(
+            tuple(_add_header(d) for d in adds), outer.add_headers, inherit
+        ),
+        add_header_inherit=inherit,
         more_headers=_more_headers(outer.more_headers, block),
         proxy_headers=tuple(_set_header(d) for d in sets) if sets else outer.proxy_headers,
         root=outer.root,
@@ -326,6 +340,17 @@ def _apply(outer: _Scope, block: Block, context: _Context, level: str) -> _Scope
         elif name in ("allow", "deny", "auth_basic", "auth_request", "satisfy") and args:
             scope.is_access_restricted = not (name == "auth_basic" and args[0] == "off")
     return scope
+
+
+def _inherited_adds(
+    own: tuple[Header, ...], outer: tuple[Header, ...], inherit: str
+) -> tuple[Header, ...]:
+    """Return a level's `add_header` list under `add_header_inherit` (`on` by default)."""
+    if inherit == "merge":
+        return own + outer
+    if inherit == "off":
+        return own
+    return own or outer
 
 
 def _add_header(directive: Mapping[str, Any]) -> Header:
