@@ -95,3 +95,9 @@ def test_a_url_no_configured_site_answers_is_skipped() -> None:
     status, message = _judge(200, {}, url="https://example.org/")
     assert status is Status.SKIP
     assert "no site in the proxy configuration answers example.org" in message
+
+
+def test_a_site_that_answered_nothing_is_skipped_not_passed() -> None:
+    status, message = _judge(0, {})
+    assert status is Status.SKIP
+    assert "no page or /xas/ answer" in message

@@ -85,10 +85,13 @@ def _compare(probe: SiteProbe, views: Sequence[SiteView]) -> Outcome:
         where = urllib.parse.urlsplit(url).netloc
         return skipped(subject, f"no site in the proxy configuration answers {where}", url=url)
 
+    answers = _answers(probe)
+    if not answers:
+        return skipped(subject, "no page or /xas/ answer came back to compare", url=url)
     differences: list[str] = []
     compared = 0
     first: Header | None = None
-    for response in _answers(probe):
+    for response in answers:
         path = urllib.parse.urlsplit(response.url).path or "/"
         route = selected(view.site, path)
         if route is None:
