@@ -368,3 +368,22 @@ def test_an_https_site_without_plain_http_still_answers() -> None:
     # Then the site itself answered: the missing plain listener is the redirect check's skip
     assert _finding("site-does-not-answer", live).status is Status.PASS
     assert _finding("http-not-redirected-to-https", live).status is Status.SKIP
+
+
+def test_a_site_that_answered_nothing_passes_no_check() -> None:
+    # Given a site whose every request timed out
+    silent = Response(url=URL, error="timed out")
+    site = SiteProbe(
+        url=URL,
+        origin="--url",
+        probed_url=URL,
+        pages=(Page(path="/", kind="static", response=silent),),
+        session=SessionProbe(responses=(silent,), error="timed out"),
+    )
+
+    report = evaluate([_snapshot(LiveFacts(vantage="host", sites=(site,)))])
+
+    # Then nothing about it is a pass: what could not be seen is skipped or an error
+    about = [f for f in report.findings if f.subject == f"url:{URL}"]
+    assert about
+    assert [f.check for f in about if f.status is Status.PASS] == []

@@ -601,11 +601,19 @@ def set_cookie_malformed(snapshot: Snapshot) -> Iterator[Outcome]:
         responses = list(item.session.responses if item.session else ())
         responses += [p.response for p in item.pages]
         broken = [(r.url, c) for r in responses for c in r.cookies if c.problem]
+        answered = [r for r in responses if r.status]
         if broken:
             shown = "; ".join(f"{url}: {c.problem}" for url, c in broken[:5])
             yield warned(site_subject(item), shown, url=broken[0][0], count=len(broken))
+        elif not answered:
+            yield skipped(site_subject(item), "no answer came back to read cookies from")
         else:
-            yield passed(site_subject(item), "every Set-Cookie header parses", url=item.probed_url)
+            count = sum(len(r.cookies) for r in answered)
+            yield passed(
+                site_subject(item),
+                f"every Set-Cookie header parses ({count} in {len(answered)} answers)",
+                url=item.probed_url,
+            )
 
 
 @check(
