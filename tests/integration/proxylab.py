@@ -260,15 +260,10 @@ def wait_for_port(port: int, server: subprocess.Popen[bytes], timeout: float = 1
 
 
 @contextlib.contextmanager
-def running_httpd(config: Path, prefix: Path, port: int) -> Iterator[None]:
-    """Run httpd on `config` (accepted by `apache2 -t` first) until the block ends."""
-    assert_apache_accepts(config, prefix)
-    apache = shutil.which("apache2") or "/usr/sbin/apache2"
+def _running(command: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[None]:
+    """Run a server in the foreground until the block ends, once it accepts on `port`."""
     server = subprocess.Popen(
-        [apache, "-d", str(prefix), "-f", str(config), "-DFOREGROUND"],
-        env=apache_env(prefix),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         wait_for_port(port, server)
@@ -276,6 +271,14 @@ def running_httpd(config: Path, prefix: Path, port: int) -> Iterator[None]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def running_httpd(config: Path, prefix: Path, port: int) -> contextlib.AbstractContextManager[None]:
+    """Run httpd on `config` (accepted by `apache2 -t` first) until the block ends."""
+    assert_apache_accepts(config, prefix)
+    apache = shutil.which("apache2") or "/usr/sbin/apache2"
+    command = [apache, "-d", str(prefix), "-f", str(config), "-DFOREGROUND"]
+    return _running(command, port, apache_env(prefix))
 
 
 class _Upstream(http.server.BaseHTTPRequestHandler):
@@ -325,19 +328,8 @@ def write_httpd_conf(prefix: Path, port: int, vhost: str, modules: Sequence[str]
     return config
 
 
-@contextlib.contextmanager
-def running_nginx(config: Path, prefix: Path, port: int) -> Iterator[None]:
+def running_nginx(config: Path, prefix: Path, port: int) -> contextlib.AbstractContextManager[None]:
     """Run nginx on `config` (accepted by `nginx -t` first) until the block ends."""
     assert_nginx_accepts(config, prefix)
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    server = subprocess.Popen(
-        [nginx, "-p", str(prefix), "-c", str(config), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, server)
-        yield
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    return _running([nginx, "-p", str(prefix), "-c", str(config), "-g", "daemon off;"], port)
