@@ -80,6 +80,13 @@ def test_malformed_xml_is_an_error_with_a_line(tmp_path: Path) -> None:
     assert "not well-formed" in config.problems[0].message
 
 
+def test_an_unknown_encoding_is_an_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "web.config"
+    path.write_text('<?xml version="1.0" encoding="no-such-code"?>\n<configuration/>\n')
+    [problem] = parse_iis(str(path)).problems
+    assert str(path) in problem.message and "no-such-code" in problem.message
+
+
 def test_a_server_variable_set_without_replacing_keeps_the_clients_value(
     app: App, audit: Callable[..., Findings]
 ) -> None:

@@ -50,6 +50,8 @@ def parse_iis(path: str, *, root: Root | None = None) -> ProxyConfig:
     except SafeET.ParseError as exc:
         line = exc.position[0] if getattr(exc, "position", None) else 0
         return _failed(path, f"{path}: not well-formed XML: {exc}", line)
+    except (LookupError, ValueError) as exc:  # an XML declaration naming an unknown encoding
+        return _failed(path, f"{path}: not readable XML: {exc}", 1)
 
     lines = _element_lines(raw)
     folder = posixpath.dirname(path) if "/" in path else ntpath.dirname(path)
