@@ -12,7 +12,7 @@ from mxguard.proxy.model import Header, Listen, Origin, ProxyConfig, ProxyFacts,
 CONF = "/etc/nginx/nginx.conf"
 
 
-def _site() -> ProxyConfig:
+def _site(server: str = "nginx") -> ProxyConfig:
     def added(name: str, value: str, line: int, *, always: bool) -> Header:
         return Header(name=name, value=value, origin=Origin(file=CONF, line=line), always=always)
 
@@ -36,11 +36,15 @@ def _site() -> ProxyConfig:
         origin=Origin(file=CONF, line=8),
         routes=(route,),
     )
-    return ProxyConfig(server="nginx", path=CONF, sites=(site,), is_explicit=True)
+    return ProxyConfig(server=server, path=CONF, sites=(site,), is_explicit=True)
 
 
 def _judge(
-    status: int, headers: dict[str, str], *, url: str = "https://shop.example.com/"
+    status: int,
+    headers: dict[str, str],
+    *,
+    url: str = "https://shop.example.com/",
+    server: str = "nginx",
 ) -> tuple[Status, str]:
     response = Response(
         url=url,
@@ -55,7 +59,7 @@ def _judge(
         host="h",
         collected_at="now",
         mode=Mode.LIVE,
-        proxy=ProxyFacts(configs=(_site(),)),
+        proxy=ProxyFacts(configs=(_site(server),)),
         live=LiveFacts(vantage="host", sites=(probe,)),
     )
     (outcome,) = live_headers_differ_from_config(snapshot)
@@ -101,3 +105,16 @@ def test_a_site_that_answered_nothing_is_skipped_not_passed() -> None:
     status, message = _judge(0, {})
     assert status is Status.SKIP
     assert "no page or /xas/ answer" in message
+
+
+def test_apache_adds_onsuccess_headers_to_its_own_2xx_answers_only() -> None:
+    # Given the same route in Apache: a redirect httpd makes carries no onsuccess header
+    status, message = _judge(
+        302,
+        {"X-Frame-Options": "DENY", "Content-Security-Policy": "script-src 'nonce-x'"},
+        server="apache",
+    )
+    assert status is Status.PASS, message
+    # while its own 200 answer must carry it
+    status, message = _judge(200, {"X-Frame-Options": "DENY"}, server="apache")
+    assert status is Status.FAIL and "Strict-Transport-Security" in message

@@ -4,9 +4,10 @@ A configuration can be right while the site is not: it was edited and never relo
 or load balancer in front strips or rewrites headers, or another server answers the name.
 For each probed page this check finds the proxy site and route that the configuration says
 answer it, works out which security headers that route adds to an answer with that status
-(nginx adds a header without `always` only to 2xx and 3xx answers, Apache only to answers
-that are not errors), and compares them with what arrived. Headers that arrive without being
-configured are not a fault here: the runtime or another proxy may add them.
+(nginx adds a header without `always` only to 2xx and 3xx answers, Apache only to 2xx
+answers it makes itself and to whatever a backend answered), and compares them with what
+arrived. Headers that arrive without being configured are not a fault here: the runtime or
+another proxy may add them.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ def _expected(view: SiteView, route: Route, status: int) -> dict[str, _Expected]
         {
             h.name.lower(): h
             for h in variant.response_headers
-            if h.name.lower() in COMPARED and _applies(h, status, view.config.server)
+            if h.name.lower() in COMPARED and _applies(h, status, view.config.server, variant)
         }
         for variant in variants(view.site, route)
     ]
@@ -198,12 +199,14 @@ def _expected(view: SiteView, route: Route, status: int) -> dict[str, _Expected]
     return expected
 
 
-def _applies(header: Header, status: int, server: str) -> bool:
+def _applies(header: Header, status: int, server: str, route: Route) -> bool:
     if header.always:
         return True
     if server == "nginx":
         return status in _NGINX_PLAIN_STATUSES
-    return status < 400
+    # httpd's `onsuccess` table reaches what a backend answered, whatever its status, but
+    # not the redirects and error pages httpd makes itself.
+    return route.kind == "proxy" or 200 <= status < 300
 
 
 def _difference(expected: _Expected, arrived: tuple[str, ...]) -> str:
