@@ -282,7 +282,10 @@ def running_httpd(config: Path, prefix: Path, port: int) -> contextlib.AbstractC
 
 
 class _Upstream(http.server.BaseHTTPRequestHandler):
-    """Answers every request with the scheme headers it received, as JSON."""
+    """Answers every request with the scheme headers it received, as JSON.
+
+    A path ending in `/status/NNN` is answered with that status instead of 200.
+    """
 
     def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
         seen = {
@@ -290,7 +293,11 @@ class _Upstream(http.server.BaseHTTPRequestHandler):
             for name in ("X-Forwarded-Scheme", "X-Forwarded-Proto")
         }
         body = json.dumps({"who": "RUNTIME", "headers": seen}).encode()
-        self.send_response(200)
+        _, marker, code = self.path.rpartition("/status/")
+        status = int(code) if marker and code.isdigit() else 200
+        self.send_response(status)
+        if 300 <= status < 400:
+            self.send_header("Location", "/elsewhere")
         self.send_header("Content-Type", "application/json")
         self.end_headers()
         self.wfile.write(body)

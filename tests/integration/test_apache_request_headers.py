@@ -1,8 +1,9 @@
-"""Which `RequestHeader` actions replace the client's scheme header, asked of a running httpd."""
+"""How httpd treats scheme request headers and onsuccess response headers, asked of httpd itself."""
 
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -59,3 +60,56 @@ def test_the_runtime_receives_what_the_model_says(
     assert route is not None
     [header] = [h for h in route.request_headers if h.name == "X-Forwarded-Scheme"]
     assert bool(header.client_value_kept_by) is kept
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def test_onsuccess_headers_reach_httpds_own_2xx_and_every_proxied_answer(
+    tmp_path: Path, upstream: int
+) -> None:
+    # Given a header set without `always`, static files, a redirect and a proxied path
+    port = free_port()
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web/index.html").write_text("<!doctype html><title>app</title>\n")
+    config = write_httpd_conf(
+        tmp_path,
+        port,
+        f'    DocumentRoot "{tmp_path}/web"\n'
+        f'    <Directory "{tmp_path}/web">\n        Require all granted\n    </Directory>\n'
+        "    Header set X-Frame-Options DENY\n"
+        "    Redirect /old /index.html\n"
+        f"    ProxyPass /xas/ http://127.0.0.1:{upstream}/xas/\n",
+        ("dir", "alias", "headers", "proxy", "proxy_http"),
+    )
+    opener = urllib.request.build_opener(_NoRedirects)
+
+    # When httpd answers with its own 200, 404 and 302, and passes on the runtime's
+    sent: dict[str, tuple[int, bool]] = {}
+    with running_httpd(config, tmp_path, port):
+        for path in (
+            "/index.html",
+            "/missing",
+            "/old",
+            "/xas/",
+            "/xas/status/500",
+            "/xas/status/302",
+        ):
+            try:
+                with opener.open(f"http://127.0.0.1:{port}{path}", timeout=5) as answer:
+                    sent[path] = (answer.status, "X-Frame-Options" in answer.headers)
+            except urllib.error.HTTPError as answer:
+                sent[path] = (answer.code, "X-Frame-Options" in answer.headers)
+
+    # Then the header is on httpd's own 2xx and on every proxied answer, nowhere else,
+    # which is the rule the configuration-against-live comparison applies
+    assert sent == {
+        "/index.html": (200, True),
+        "/missing": (404, False),
+        "/old": (302, False),
+        "/xas/": (200, True),
+        "/xas/status/500": (500, True),
+        "/xas/status/302": (302, True),
+    }
