@@ -305,3 +305,57 @@ def _client_systems(apps: tuple[Installation, ...]) -> list[str]:
                 )
             )
     return folders
+
+
+@check(
+    id="alias-path-traversal",
+    section="7",
+    title="An nginx alias lets a request climb out of its folder",
+    severity=Severity.HIGH,
+    rationale=(
+        "A location without a trailing slash whose alias ends in one maps /static../x to the "
+        "folder above the alias: one request away from the project's model, data or "
+        "~/.m2ee if the alias points into the project."
+    ),
+    remediation=(
+        "Give the location and its alias the same ending: location /mxclientsystem/ { alias "
+        "APP_BASE/runtimes/VERSION/runtime/mxclientsystem/; } (or use root where it fits)."
+    ),
+)
+def alias_path_traversal(snapshot: Snapshot) -> Iterator[Outcome]:
+    """Fail nginx prefix locations whose alias lets `location..` reach the parent folder."""
+    if no_proxy_reason(snapshot):
+        yield from _skip_all(snapshot)
+        return
+    for view in _views(snapshot):
+        if view.config.server != "nginx":
+            # httpd matches an Alias by whole path segments (a test asks a running httpd);
+            # IIS serves the site's own folder, with no alias in web.config.
+            yield passed(
+                site_subject(view.site), f"{view.config.server} aliases match whole segments"
+            )
+            continue
+        escaping = [r for r in view.site.routes if _escapes(r)]
+        for route in escaping:
+            above = posixpath.dirname(route.static_root.rstrip("/")) or "/"
+            yield failed(
+                route_subject(view.site, route),
+                f"{route.path}../ is served from {above}/ (the alias {route.static_root} ends "
+                f"in a slash, the location does not)",
+                **evidence(route, alias=route.static_root, reaches=above),
+            )
+        if not escaping:
+            aliases = sum(1 for r in view.site.routes if r.is_alias)
+            yield passed(
+                site_subject(view.site),
+                f"no alias lets a request out of its folder ({aliases} aliases)",
+            )
+
+
+def _escapes(route: Route) -> bool:
+    return (
+        route.is_alias
+        and route.match in ("prefix", "prefix-priority")
+        and not route.path.endswith("/")
+        and route.static_root.endswith("/")
+    )

@@ -7,7 +7,8 @@ certificate per site, so that the demo shows the proxy checks of §5, §7 and §
   only redirecting, static content from `web/`, only the runtime's handlers proxied, the
   scheme header set by the proxy, the security headers on every answer);
 - the weak one is proxied wholesale over TLS 1.0 too, copies the client's scheme header,
-  sends no security header and also answers on plain HTTP;
+  sends no security header, also answers on plain HTTP, and aliases the client system
+  under a location that lets `..` out of it;
 - one hardened site carries the inheritance trap: a nested location with a header of its
   own, which silently drops the server's `X-Forwarded-Scheme`.
 
@@ -161,6 +162,11 @@ def _weak_site(app: AppLayout, host: str, cert: str, key: str, *, trap: bool) ->
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-Scheme $http_x_forwarded_scheme;
             proxy_pass http://127.0.0.1:{app.runtime_port};
+        }}
+
+        # Without the location's trailing slash, /mxclientsystem../ reaches runtime/.
+        location /mxclientsystem {{
+            alias {app.app_base}/runtimes/{app.runtime_version}/runtime/mxclientsystem/;
         }}
     }}
 """

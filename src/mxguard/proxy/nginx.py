@@ -433,7 +433,10 @@ def _expanded(headers: tuple[Header, ...], scope: _Scope) -> tuple[Header, ...]:
 
 
 def _absolute(path: str, prefix: str) -> str:
-    return path if path.startswith("/") else posixpath.normpath(posixpath.join(prefix, path))
+    if path.startswith("/"):
+        return path
+    joined = posixpath.normpath(posixpath.join(prefix, path))
+    return joined + "/" if path.endswith("/") else joined  # the slash matters to `alias`
 
 
 def _site(server: Mapping[str, Any], outer: _Scope, context: _Context, http: Tls) -> Site:
