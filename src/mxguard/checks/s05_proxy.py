@@ -644,3 +644,68 @@ def upstream_not_local(snapshot: Snapshot) -> Iterator[Outcome]:
                 )
             else:
                 yield passed(subject, "proxies to " + ", ".join(route.upstream_hosts), **ev)
+
+
+# nginx variables holding the decoded path: %0d%0a in a request becomes a line break.
+_DECODED_PATH = re.compile(r"\$(?:\{(?:uri|document_uri)\}|(?:uri|document_uri)(?![A-Za-z0-9_]))")
+
+
+@check(
+    id="redirect-header-injection",
+    section="5",
+    title="A redirect or header copies the decoded request path, which can split the response",
+    severity=Severity.MEDIUM,
+    rationale=(
+        "nginx decodes $uri: a request for /x%0d%0aSet-Cookie:... makes a Location or added "
+        "header carry a line break, and the client gets a header the attacker wrote (a "
+        "session cookie fixed on the plain-HTTP redirect, for one)."
+    ),
+    remediation=(
+        "Redirect with the raw request line instead: return 301 https://$host$request_uri; "
+        "and keep $uri and $document_uri out of add_header values."
+    ),
+)
+def redirect_header_injection(snapshot: Snapshot) -> Iterator[Outcome]:
+    """Fail nginx redirects and added headers built from `$uri` or `$document_uri`."""
+    if no_proxy_reason(snapshot):
+        yield from _skip_all(snapshot)
+        return
+    for view in site_views(snapshot):
+        if view.config.server == "apache":
+            # Confirmed against a running httpd: Redirect and RewriteRule escape the path,
+            # [NE] makes it refuse the request, and a header with a line break is not sent.
+            yield passed(
+                site_subject(view.site),
+                "httpd escapes the path it copies into a redirect and sends no header with a "
+                "line break",
+            )
+            continue
+        if view.config.server != "nginx":
+            yield skipped(
+                site_subject(view.site),
+                f"not judged for {view.config.server}: no such server runs here to confirm "
+                "how it escapes the path",
+            )
+            continue
+        found = [
+            (route, f"redirects to {route.redirect_to}", route.origin)
+            for route in view.site.routes
+            if route.kind == "redirect" and _DECODED_PATH.search(route.redirect_to)
+        ]
+        found.extend(
+            (route, f"adds {header.name}: {header.value}", header.origin)
+            for route in view.site.routes
+            for header in route.response_headers
+            if _DECODED_PATH.search(header.value)
+        )
+        for route, what, origin in found:
+            yield failed(
+                route_subject(view.site, route),
+                f"{what}, with the decoded path: a %0d%0a in the request adds a header",
+                file=origin.file,
+                line=origin.line,
+            )
+        if not found:
+            yield passed(
+                site_subject(view.site), "no redirect or added header copies the decoded path"
+            )

@@ -328,11 +328,14 @@ def alias_path_traversal(snapshot: Snapshot) -> Iterator[Outcome]:
         yield from _skip_all(snapshot)
         return
     for view in _views(snapshot):
+        if view.config.server == "apache":
+            # httpd matches an Alias by whole path segments (a test asks a running httpd).
+            yield passed(site_subject(view.site), "httpd matches an Alias by whole segments")
+            continue
         if view.config.server != "nginx":
-            # httpd matches an Alias by whole path segments (a test asks a running httpd);
-            # IIS serves the site's own folder, with no alias in web.config.
-            yield passed(
-                site_subject(view.site), f"{view.config.server} aliases match whole segments"
+            yield skipped(
+                site_subject(view.site),
+                "IIS virtual directories live in applicationHost.config, which is not read",
             )
             continue
         escaping = [r for r in view.site.routes if _escapes(r)]
