@@ -5,6 +5,7 @@ tests. `conftest.py` makes the fixtures available; tests import the helpers from
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.server
 import json
 import os
@@ -21,8 +22,13 @@ from pathlib import Path
 import pytest
 import trustme
 
+from mxguard.checks.registry import catalog
 from mxguard.cli import main
+from mxguard.engine import evaluate
+from mxguard.facts import Mode, Snapshot
 from mxguard.lab.example import RUNTIME_VERSION, AppLayout, write_app
+from mxguard.model import Finding
+from mxguard.proxy.model import ProxyConfig, ProxyFacts
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "proxy"
 RUNTIME_PORT = 8000
@@ -340,3 +346,16 @@ def running_nginx(config: Path, prefix: Path, port: int) -> contextlib.AbstractC
     assert_nginx_accepts(config, prefix)
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     return _running([nginx, "-p", str(prefix), "-c", str(config), "-g", "daemon off;"], port)
+
+
+def judge(config: ProxyConfig, *check_ids: str) -> list[Finding]:
+    """Evaluate the checks `check_ids` on one proxy configuration, as if named explicitly."""
+    snapshot = Snapshot(
+        tool_version="test",
+        host="test",
+        collected_at="now",
+        mode=Mode.OFFLINE,
+        proxy=ProxyFacts(configs=(dataclasses.replace(config, is_explicit=True),)),
+    )
+    checks = [c for c in catalog() if c.id in check_ids]
+    return list(evaluate([snapshot], checks=checks).findings)

@@ -5,16 +5,11 @@ from __future__ import annotations
 import os
 import urllib.error
 import urllib.request
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from proxylab import free_port, running_httpd, running_nginx, write_httpd_conf
+from proxylab import free_port, judge, running_httpd, running_nginx, write_httpd_conf
 
-from mxguard.checks.registry import catalog
-from mxguard.engine import evaluate
-from mxguard.facts import Mode, Snapshot
-from mxguard.proxy.model import ProxyFacts
 from mxguard.proxy.nginx import parse_nginx
 
 
@@ -49,16 +44,7 @@ def test_a_location_without_the_aliases_slash_serves_the_folder_above(
     with running_nginx(config, tmp_path, port):
         inside = _fetch(port, "/mxclientsystem/mxui.js")
         outside = _fetch(port, "/mxclientsystem../beside.txt")
-    parsed = replace(parse_nginx(str(config)), is_explicit=True)
-    snapshot = Snapshot(
-        tool_version="t",
-        host="t",
-        collected_at="now",
-        mode=Mode.OFFLINE,
-        proxy=ProxyFacts(configs=(parsed,)),
-    )
-    checks = [c for c in catalog() if c.id == "alias-path-traversal"]
-    [finding] = evaluate([snapshot], checks=checks).findings
+    [finding] = judge(parse_nginx(str(config)), "alias-path-traversal")
 
     # Then the client system is served either way, the file beside it only without the
     # slash, and the check fails exactly then, naming the folder it reaches

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from proxylab import free_port, running_httpd, running_nginx, write_httpd_conf
+from proxylab import free_port, judge, running_httpd, running_nginx, write_httpd_conf
 
-from mxguard.checks.registry import catalog
-from mxguard.engine import evaluate
-from mxguard.facts import Mode, Snapshot
 from mxguard.proxy.apache import parse_apache
-from mxguard.proxy.model import ProxyConfig, ProxyFacts
+from mxguard.proxy.model import ProxyConfig
 from mxguard.proxy.nginx import parse_nginx
 
 FORGED = (
@@ -34,16 +30,7 @@ def _raw_answer(port: int) -> list[str]:
 
 
 def _verdict(config: ProxyConfig) -> str:
-    snapshot = Snapshot(
-        tool_version="t",
-        host="t",
-        collected_at="now",
-        mode=Mode.OFFLINE,
-        proxy=ProxyFacts(configs=(replace(config, is_explicit=True),)),
-    )
-    checks = [c for c in catalog() if c.id == "redirect-header-injection"]
-    statuses = {f.status.value for f in evaluate([snapshot], checks=checks).findings}
-    [status] = statuses
+    [status] = {f.status.value for f in judge(config, "redirect-header-injection")}
     return status
 
 

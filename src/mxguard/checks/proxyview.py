@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from mxguard.checks.common import is_loopback
+from mxguard.checks.registry import Outcome, passed, skipped
 from mxguard.facts import Installation, Snapshot
 from mxguard.proxy import apps
 from mxguard.proxy.apps import SiteView, port_of, reaches, upstreams_of
@@ -108,3 +109,20 @@ def variants(site: Site, route: Route) -> Iterator[Route]:
 def header_values(headers: Sequence[Header], name: str) -> list[Header]:
     """Return the headers called `name`, compared case-insensitively."""
     return [h for h in headers if h.name.lower() == name.lower()]
+
+
+def nginx_views(
+    views: Iterable[SiteView], *, apache: str, other: str
+) -> Iterator[SiteView | Outcome]:
+    """Yield the nginx sites of `views` to judge, and an outcome for every other site.
+
+    For a weakness only nginx has: an httpd site passes with `apache` (the reason it cannot
+    have it, confirmed against a running httpd), any other server is skipped with `other`.
+    """
+    for view in views:
+        if view.config.server == "nginx":
+            yield view
+        elif view.config.server == "apache":
+            yield passed(site_subject(view.site), apache)
+        else:
+            yield skipped(site_subject(view.site), other)

@@ -11,6 +11,7 @@ from mxguard.checks.common import app_subject
 from mxguard.checks.proxyview import (
     evidence,
     is_loopback_upstream,
+    nginx_views,
     no_proxy_reason,
     reaches_runtime,
     route_subject,
@@ -670,22 +671,16 @@ def redirect_header_injection(snapshot: Snapshot) -> Iterator[Outcome]:
     if no_proxy_reason(snapshot):
         yield from _skip_all(snapshot)
         return
-    for view in site_views(snapshot):
-        if view.config.server == "apache":
-            # Confirmed against a running httpd: Redirect and RewriteRule escape the path,
-            # [NE] makes it refuse the request, and a header with a line break is not sent.
-            yield passed(
-                site_subject(view.site),
-                "httpd escapes the path it copies into a redirect and sends no header with a "
-                "line break",
-            )
-            continue
-        if view.config.server != "nginx":
-            yield skipped(
-                site_subject(view.site),
-                f"not judged for {view.config.server}: no such server runs here to confirm "
-                "how it escapes the path",
-            )
+    # Confirmed against a running httpd: Redirect and RewriteRule escape the path, [NE]
+    # makes it refuse the request, and a header with a line break is not sent.
+    for view in nginx_views(
+        site_views(snapshot),
+        apache="httpd escapes the path it copies into a redirect and sends no header with a "
+        "line break",
+        other="not judged for IIS: no IIS runs here to confirm how it escapes the path",
+    ):
+        if isinstance(view, Outcome):
+            yield view
             continue
         found = [
             (route, f"redirects to {route.redirect_to}", route.origin)

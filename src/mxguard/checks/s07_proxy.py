@@ -11,6 +11,7 @@ from mxguard.checks.proxyview import (
     DOC_HANDLERS,
     RUNTIME_HANDLERS,
     evidence,
+    nginx_views,
     no_proxy_reason,
     reaches_runtime,
     route_subject,
@@ -327,16 +328,14 @@ def alias_path_traversal(snapshot: Snapshot) -> Iterator[Outcome]:
     if no_proxy_reason(snapshot):
         yield from _skip_all(snapshot)
         return
-    for view in _views(snapshot):
-        if view.config.server == "apache":
-            # httpd matches an Alias by whole path segments (a test asks a running httpd).
-            yield passed(site_subject(view.site), "httpd matches an Alias by whole segments")
-            continue
-        if view.config.server != "nginx":
-            yield skipped(
-                site_subject(view.site),
-                "IIS virtual directories live in applicationHost.config, which is not read",
-            )
+    # httpd matches an Alias by whole path segments (a test asks a running httpd).
+    for view in nginx_views(
+        _views(snapshot),
+        apache="httpd matches an Alias by whole segments",
+        other="IIS virtual directories live in applicationHost.config, which is not read",
+    ):
+        if isinstance(view, Outcome):
+            yield view
             continue
         escaping = [r for r in view.site.routes if _escapes(r)]
         for route in escaping:

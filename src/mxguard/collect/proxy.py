@@ -110,8 +110,6 @@ def detect_server(text: str, path: str) -> str:
 def _explicit(configs: Sequence[str]) -> Iterator[tuple[str, str, str | None]]:
     for path in configs:
         try:
-            if not stat.S_ISREG(os.stat(path).st_mode):
-                raise OSError(0, "not a regular file")
             with open_regular(path) as handle:
                 text = handle.read(MAX_SNIFF_BYTES).decode("utf-8", errors="replace")
         except OSError:
@@ -281,8 +279,6 @@ def _broken(certificate: str, key: str, status: str, problem: str) -> TlsFileFac
 
 def _read(root: Root, path: str) -> bytes:
     real = root.real(root.resolve(path))
-    if not stat.S_ISREG(os.stat(real).st_mode):
-        raise OSError(0, "not a regular file")
     with open_regular(real) as handle:
         return handle.read(MAX_PEM_BYTES)
 

@@ -69,8 +69,10 @@ def write_proxy(folder: str, apps: Sequence[AppLayout]) -> str:
             serialization.NoEncryption(),
         )
         _write(folder + key_path, private, 0o600)
-        site = _weak_site if not app.hardened else _good_site
-        servers.append(site(app, host, cert_path, key_path, trap=index == len(apps) - 1))
+        if app.hardened:
+            servers.append(_good_site(app, host, cert_path, key_path, trap=index == len(apps) - 1))
+        else:
+            servers.append(_weak_site(app, host, cert_path, key_path))
 
     config = (
         "# The example host's reverse proxy, written by mxguard's example builder.\n"
@@ -147,8 +149,7 @@ def _good_site(app: AppLayout, host: str, cert: str, key: str, *, trap: bool) ->
 """
 
 
-def _weak_site(app: AppLayout, host: str, cert: str, key: str, *, trap: bool) -> str:
-    del trap  # the weak site has worse problems than inheritance
+def _weak_site(app: AppLayout, host: str, cert: str, key: str) -> str:
     return f"""\
     server {{
         listen 80;

@@ -133,13 +133,17 @@ def _sent_chain(ssl_object: Any) -> tuple[bytes, ...] | None:
     same call on the object underneath. Without it the chain is reported as not known.
     """
     inner = getattr(ssl_object, "_sslobj", None)
-    read = getattr(inner, "get_unverified_chain", None) or getattr(
-        ssl_object, "get_unverified_chain", None
+    read = getattr(ssl_object, "get_unverified_chain", None) or getattr(
+        inner, "get_unverified_chain", None
     )
     if read is None:
         return None
     try:
-        return tuple(bytes(c.public_bytes(_ssl.ENCODING_DER)) for c in read() or ())
+        # The public call gives DER bytes; the one underneath gives certificate objects.
+        return tuple(
+            c if isinstance(c, bytes) else bytes(c.public_bytes(_ssl.ENCODING_DER))
+            for c in read() or ()
+        )
     except (ssl.SSLError, ValueError, AttributeError):
         return None
 

@@ -31,7 +31,6 @@ import glob
 import os
 import posixpath
 import re
-import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,8 +89,6 @@ class _Reader:
             return []
         try:
             real = self.root.real(self.root.resolve(path))
-            if not stat.S_ISREG(os.stat(real).st_mode):
-                raise OSError(0, "not a regular file")
             with open_regular(real) as handle:
                 raw = handle.read(MAX_BYTES + 1)
         except OSError as exc:

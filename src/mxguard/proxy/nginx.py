@@ -72,7 +72,6 @@ class _Scope:
     # runs only its own `set` lines, never its parent's), then an `if` block's.
     server_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    maps: Mapping[str, Sequence[str]] = field(default_factory=dict)  # global, from `map`
     root: str = "html"
     server_tokens: bool | None = None
     is_access_restricted: bool = False
@@ -315,7 +314,6 @@ def _apply(outer: _Scope, block: Block, context: _Context, level: str) -> _Scope
         server_tokens=outer.server_tokens,
         is_access_restricted=outer.is_access_restricted,
     )
-    scope.maps = context.variables if level == "http" else outer.maps
     own = _own_sets(block)
     if level == "server":
         # A server-level `if` has no route of its own to vary: what its `set` lines give is
@@ -426,9 +424,9 @@ def _set_header(directive: Mapping[str, Any]) -> Header:
     return Header(name=args[0], value=args[1], origin=_origin(directive), always=True)
 
 
-def _expanded(headers: tuple[Header, ...], scope: _Scope) -> tuple[Header, ...]:
+def _expanded(headers: tuple[Header, ...], scope: _Scope, context: _Context) -> tuple[Header, ...]:
     """Return `headers` with the values their variables can take where `scope` applies."""
-    variables: dict[str, Sequence[str]] = {**scope.maps, **scope.sets}
+    variables: dict[str, Sequence[str]] = {**context.variables, **scope.sets}
     return tuple(dataclasses.replace(h, values=tuple(_expand(h.value, variables))) for h in headers)
 
 
@@ -471,6 +469,7 @@ def _site(server: Mapping[str, Any], outer: _Scope, context: _Context, http: Tls
                     origin=_origin(server),
                     parent=None,
                     scope=scope,
+                    context=context,
                     static_root=scope.root,
                     is_implicit=True,
                 )
@@ -618,7 +617,7 @@ def _if_block(
             static_root=owner.static_root,
             is_alias=owner.is_alias,
             # the location's headers, with what this block's `set` lines make of them
-            request_headers=_expanded(owner.request_headers, scope),
+            request_headers=_expanded(owner.request_headers, scope, context),
         )
     routes.append(route)
 
@@ -661,6 +660,7 @@ def _route_from(
         origin=_origin(directive),
         parent=parent,
         scope=scope,
+        context=context,
         **extra,
     )
 
@@ -747,6 +747,7 @@ def _make_route(
     origin: Origin,
     parent: int | None,
     scope: _Scope,
+    context: _Context,
     is_implicit: bool = False,
     **extra: Any,
 ) -> Route:
@@ -756,7 +757,7 @@ def _make_route(
             Header(name=name, value=value, origin=origin, always=True)
             for name, value in DEFAULT_PROXY_HEADERS
         )
-    request = _expanded(request, scope)
+    request = _expanded(request, scope, context)
     return Route(
         index=index,
         match=match,
@@ -809,8 +810,6 @@ def parse_nginx_dump(path: str, *, prefix: str | None = None) -> ProxyConfig:
     read from there as a `--root` tree would be: findings name the original paths and lines.
     """
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise OSError(0, "not a regular file")
         with open_regular(path) as handle:
             text = handle.read(MAX_BYTES).decode("utf-8", errors="replace")
     except OSError as exc:
