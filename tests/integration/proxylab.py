@@ -359,3 +359,20 @@ def judge(config: ProxyConfig, *check_ids: str) -> list[Finding]:
     )
     checks = [c for c in catalog() if c.id in check_ids]
     return list(evaluate([snapshot], checks=checks).findings)
+
+
+def write_nginx_conf(prefix: Path, http: str, *, before: str = "") -> Path:
+    """Write an nginx.conf that keeps its files in `prefix`, with `http` as its http block.
+
+    As root the workers run as root too, so that they can read the test's own files.
+    """
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    config = prefix / "nginx.conf"
+    config.write_text(
+        f"{before}{user}pid {prefix}/nginx.pid;\nerror_log {prefix}/error.log;\nevents {{}}\n"
+        "http {\n    access_log off;\n"
+        f"    client_body_temp_path {prefix}/body;\n    proxy_temp_path {prefix}/proxy;\n"
+        f"{http}}}\n",
+        encoding="utf-8",
+    )
+    return config

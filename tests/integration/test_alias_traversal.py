@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from proxylab import free_port, judge, running_httpd, running_nginx, write_httpd_conf
+from proxylab import (
+    free_port,
+    judge,
+    running_httpd,
+    running_nginx,
+    write_httpd_conf,
+    write_nginx_conf,
+)
 
 from mxguard.proxy.nginx import parse_nginx
 
@@ -32,12 +38,10 @@ def test_a_location_without_the_aliases_slash_serves_the_folder_above(
     (runtime / "mxclientsystem/mxui.js").write_text("client\n")
     (runtime / "beside.txt").write_text("beside the client system\n")
     port = free_port()
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    config = tmp_path / "nginx.conf"
-    config.write_text(
-        f"{user}pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-        f"http {{ access_log off; server {{ listen 127.0.0.1:{port};\n"
-        f"    location {location} {{ alias {runtime}/mxclientsystem/; }}\n}} }}\n"
+    config = write_nginx_conf(
+        tmp_path,
+        f"    server {{ listen 127.0.0.1:{port};\n"
+        f"    location {location} {{ alias {runtime}/mxclientsystem/; }}\n}}\n",
     )
 
     # When nginx is asked for the file beside the folder, and mxguard reads the config

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from proxylab import App, Findings, TlsFiles, assert_nginx_accepts, free_port, running_nginx
+from proxylab import (
+    App,
+    Findings,
+    TlsFiles,
+    assert_nginx_accepts,
+    free_port,
+    running_nginx,
+    write_nginx_conf,
+)
 
 from mxguard.proxy.model import select_route
 from mxguard.proxy.nginx import parse_nginx
@@ -88,15 +95,8 @@ def test_the_modelled_headers_are_the_headers_nginx_sends(tmp_path: Path) -> Non
     (tmp_path / "web/strict").mkdir()
     for page in ("web/index.html", "web/strict/index.html"):
         (tmp_path / page).write_text("<!doctype html><title>app</title>\n")
-    config = tmp_path / "nginx.conf"
-    # Workers read the test's files as the test's own account (nginx drops root for nobody).
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    config.write_text(
-        f"load_module {MODULE};\n{user}"
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-        "http {\n"
-        "    access_log off;\n"
-        f"    client_body_temp_path {tmp_path}/body;\n"
+    config = write_nginx_conf(
+        tmp_path,
         '    more_set_headers "Referrer-Policy: no-referrer";\n'
         "    server {\n"
         f"        listen 127.0.0.1:{port};\n"
@@ -111,8 +111,8 @@ def test_the_modelled_headers_are_the_headers_nginx_sends(tmp_path: Path) -> Non
         "        location /strict/ {\n"
         '            more_set_headers -s 200 "Strict-Transport-Security: max-age=63072000";\n'
         "        }\n"
-        "    }\n"
-        "}\n"
+        "    }\n",
+        before=f"load_module {MODULE};\n",
     )
     assert_nginx_accepts(config, tmp_path)
     paths = ("/", "/strict/", "/strict/missing")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
 from pathlib import Path
 
 import pytest
-from proxylab import free_port, running_nginx
+from proxylab import free_port, running_nginx, write_nginx_conf
 
 from mxguard.proxy.model import Route, select_route
 from mxguard.proxy.nginx import parse_nginx
@@ -27,13 +26,8 @@ REQUESTS = (
 
 
 def _config(prefix: Path, port: int, upstream: int) -> Path:
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    config = prefix / "nginx.conf"
-    config.write_text(
-        f"{user}pid {prefix}/nginx.pid;\nerror_log {prefix}/error.log;\nevents {{}}\n"
-        "http {\n"
-        "    access_log off;\n"
-        f"    client_body_temp_path {prefix}/body;\n    proxy_temp_path {prefix}/proxy;\n"
+    return write_nginx_conf(
+        prefix,
         "    map $http_x_forwarded_proto $chained { default $http_x_forwarded_proto; '' https; }\n"
         "    server {\n"
         f"        listen 127.0.0.1:{port};\n"
@@ -53,10 +47,8 @@ def _config(prefix: Path, port: int, upstream: int) -> Path:
         "            proxy_set_header X-Forwarded-Proto $chained;\n"
         f"            proxy_pass http://127.0.0.1:{upstream};\n"
         "        }\n"
-        "    }\n"
-        "}\n"
+        "    }\n",
     )
-    return config
 
 
 def _route(routes: tuple[Route, ...], site_route: Route, branch: str | None) -> Route:

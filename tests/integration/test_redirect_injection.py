@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from pathlib import Path
 
 import pytest
-from proxylab import free_port, judge, running_httpd, running_nginx, write_httpd_conf
+from proxylab import (
+    free_port,
+    judge,
+    running_httpd,
+    running_nginx,
+    write_httpd_conf,
+    write_nginx_conf,
+)
 
 from mxguard.proxy.apache import parse_apache
 from mxguard.proxy.model import ProxyConfig
@@ -43,12 +49,10 @@ def test_nginx_splits_the_answer_exactly_when_the_check_fails(
 ) -> None:
     # Given the plain-HTTP redirect written with the decoded or the raw path
     port = free_port()
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    config = tmp_path / "nginx.conf"
-    config.write_text(
-        f"{user}pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-        f"http {{ access_log off; server {{ listen 127.0.0.1:{port}; server_name a.example;\n"
-        f"    return 301 {target};\n}} }}\n"
+    config = write_nginx_conf(
+        tmp_path,
+        f"    server {{ listen 127.0.0.1:{port}; server_name a.example;\n"
+        f"    return 301 {target};\n}}\n",
     )
 
     # When a client sends an encoded line break followed by a header of its own
